@@ -1,0 +1,150 @@
+package eval
+
+import (
+	"fmt"
+
+	"github.com/atelier-ml/atelier/fashion"
+)
+
+// RecallAtK holds the attribute top-3 and top-5 recall.
+type RecallAtK struct {
+	Top3 Value `json:"top3_recall"`
+	Top5 Value `json:"top5_recall"`
+}
+
+// AttributeResult is the attributes section of `atelier eval fashionnet`.
+//
+// For each image, the attributes are ranked by score over the whole vocabulary, and a positive
+// attribute (label +1) is recalled at k when it is among the k highest scored. Negative (-1) and
+// unknown (0) labels play no part: recall counts positives only.
+//
+// Top3Recall, Top5Recall and ByType average over attributes, as the public FashionNet
+// evaluation code does (open-mmlab/mmfashion, AttrCalculator.compute_one_recall): each
+// attribute's recall is its recalled positives over its positives, pooled over the images, and
+// the reported recall is the mean over the attributes that have at least one positive (of the
+// attribute type, for ByType). mmfashion then averages only the 50 best attributes' recalls; that
+// inflates the figure and is not done here.
+//
+// Pooled is the other common reading: all (image, positive attribute) pairs pooled, i.e.
+// recalled positives over positives. PerImage averages each image's recalled share of its
+// positives over the images that have any.
+type AttributeResult struct {
+	RecallAtK
+	ByType   map[string]RecallAtK `json:"by_type"`
+	Pooled   RecallAtK            `json:"pooled"`
+	PerImage RecallAtK            `json:"per_image"`
+	// Images is the number of images with at least one positive attribute.
+	Images int `json:"images"`
+}
+
+// attrKs are the k of the DeepFashion attribute protocol.
+var attrKs = [2]int{3, 5}
+
+// Attributes computes attribute top-k recall from one score row per image and its labels (+1, -1,
+// 0 per attribute). types gives each attribute's type (len = number of attributes).
+func Attributes(scores [][]float32, labels [][]int8, types []fashion.AttributeType) (AttributeResult, error) {
+	if err := checkRows("attributes", len(scores), len(labels)); err != nil {
+		return AttributeResult{}, err
+	}
+	na := len(types)
+	pos := make([]int, na)
+	var tp [2][]int
+	tp[0], tp[1] = make([]int, na), make([]int, na)
+	var pooledHit [2]int
+	var perImage [2]float64
+	pooledPos, images := 0, 0
+	for i, row := range scores {
+		if len(row) != na || len(labels[i]) != na {
+			return AttributeResult{}, fmt.Errorf("attributes: image %d has %d scores and %d labels, want %d", i, len(row), len(labels[i]), na)
+		}
+		top := topIndices(row, attrKs[1])
+		var hit [2]int
+		npos := 0
+		for a, l := range labels[i] {
+			if l != 1 {
+				continue
+			}
+			npos++
+			pos[a]++
+			for j, k := range attrKs {
+				if contains(top[:min(k, len(top))], a) {
+					tp[j][a]++
+					hit[j]++
+				}
+			}
+		}
+		if npos == 0 {
+			continue
+		}
+		images++
+		pooledPos += npos
+		for j := range attrKs {
+			pooledHit[j] += hit[j]
+			perImage[j] += float64(hit[j]) / float64(npos)
+		}
+	}
+	macro := func(keep func(a int) bool) RecallAtK {
+		var sum [2]float64
+		n := 0
+		for a := range na {
+			if pos[a] == 0 || !keep(a) {
+				continue
+			}
+			n++
+			for j := range attrKs {
+				sum[j] += float64(tp[j][a]) / float64(pos[a])
+			}
+		}
+		if n == 0 {
+			return RecallAtK{Top3: Value(ratio(0, 0)), Top5: Value(ratio(0, 0))}
+		}
+		return RecallAtK{Top3: Value(sum[0] / float64(n)), Top5: Value(sum[1] / float64(n))}
+	}
+	res := AttributeResult{
+		RecallAtK: macro(func(int) bool { return true }),
+		ByType:    map[string]RecallAtK{},
+		Pooled:    RecallAtK{Top3: Value(ratio(pooledHit[0], pooledPos)), Top5: Value(ratio(pooledHit[1], pooledPos))},
+		Images:    images,
+	}
+	res.PerImage = RecallAtK{Top3: Value(perImage[0] / float64(images)), Top5: Value(perImage[1] / float64(images))}
+	for _, t := range fashion.AttributeTypes {
+		has := false
+		for a := range na {
+			has = has || (types[a] == t && pos[a] > 0)
+		}
+		if has {
+			res.ByType[t.String()] = macro(func(a int) bool { return types[a] == t })
+		}
+	}
+	return res, nil
+}
+
+// topIndices returns the indices of the k highest scores, best first, ties broken by lower index.
+func topIndices(row []float32, k int) []int {
+	top := make([]int, 0, k)
+	for i, v := range row {
+		// Find where i goes among the current best; later indices lose ties.
+		p := len(top)
+		for p > 0 && row[top[p-1]] < v {
+			p--
+		}
+		if p >= k {
+			continue
+		}
+		if len(top) < k {
+			top = append(top, 0)
+		}
+		copy(top[p+1:], top[p:len(top)-1])
+		top[p] = i
+	}
+	return top
+}
+
+func contains(s []int, v int) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
