@@ -31,13 +31,30 @@ func init() {
 }
 
 func newBenchCmd() *cobra.Command {
-	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   "bench NAME [ARGS...] [--json]",
+		Use:   "bench NAME [--json] [BENCHMARK FLAGS...]",
 		Short: "Run a benchmark and print its figures",
-		Long:  "Runs a named benchmark (\"all\" runs every one) and prints its figures.\n\nBenchmarks:\n" + benchmarkList(),
-		Args:  cobra.MinimumNArgs(1),
+		Long: "Runs a named benchmark (\"all\" runs every one) and prints its figures as JSON on stdout.\n" +
+			"Flags other than --json are passed to the benchmark.\n\nBenchmarks:\n" + benchmarkList(),
+		// The benchmarks parse their own flags; only --json and --help belong to this command.
+		DisableFlagParsing: true,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			asJSON := false
+			var rest []string
+			for _, a := range args {
+				switch a {
+				case "--json":
+					asJSON = true
+				case "-h", "--help":
+					return cmd.Help()
+				default:
+					rest = append(rest, a)
+				}
+			}
+			if len(rest) == 0 {
+				return badInputf("bench needs a benchmark name; known: %s", strings.Join(sortedBenchmarkNames(), ", "))
+			}
+			args = rest
 			names := []string{args[0]}
 			if args[0] == "all" {
 				names = sortedBenchmarkNames()
@@ -66,7 +83,6 @@ func newBenchCmd() *cobra.Command {
 			return enc.Encode(out)
 		},
 	}
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print one compact JSON document on stdout")
 	return cmd
 }
 
@@ -82,7 +98,7 @@ func sortedBenchmarkNames() []string {
 func benchmarkList() string {
 	var b strings.Builder
 	for _, n := range sortedBenchmarkNames() {
-		fmt.Fprintf(&b, "  %-14s %s\n", n, benchmarks[n].help)
+		fmt.Fprintf(&b, "  %-16s %s\n", n, benchmarks[n].help)
 	}
 	return b.String()
 }
