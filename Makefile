@@ -7,7 +7,7 @@ SUDO    := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # Debian packages the tests and the demo need (chromium: the browser test of server/).
 APT_PKGS := dataset-fashion-mnist chromium
 
-.PHONY: build test run bench deps fuzz weaviate
+.PHONY: build test run bench bench-nn deps fuzz weaviate
 
 build:
 	$(GO) build -o $(BIN) ./cmd/atelier
@@ -27,8 +27,27 @@ test: deps build weaviate
 run: build
 	./$(BIN) serve
 
-bench: build
+bench: build bench-nn
 	./$(BIN) bench all
+
+# bench-nn runs the backbone benchmarks side by side with their PyTorch twin (Debian's
+# python3-torch, installed here rather than for the tests) and prints the Go/PyTorch ratios:
+# train step at 128 px, inference at 128 and 224 px. Other load on the machine skews both sides,
+# so the load average is printed first.
+BENCH_APT_PKGS := python3-torch
+BENCH_NN_RUNS  := "train-step --input 128|--input 128" "infer --input 128|--infer --input 128" "infer --input 224|--infer --input 224"
+bench-nn: build
+	@$(MAKE) --no-print-directory deps APT_PKGS="$(BENCH_APT_PKGS)"
+	@uptime
+	@for run in $(BENCH_NN_RUNS); do \
+		go_args=$${run%%|*}; py_args=$${run#*|}; \
+		go_json=$$(./$(BIN) bench $$go_args --json) || exit 1; \
+		py_json=$$(/usr/bin/python3 bench/pytorch_twin.py $$py_args) || exit 1; \
+		echo "go      $$go_json"; echo "pytorch $$py_json"; \
+		/usr/bin/python3 -c 'import json, sys; g, p = json.loads(sys.argv[1]), json.loads(sys.argv[2]); \
+			print("ratio go/pytorch, %s: %.2f" % (sys.argv[3], g["seconds_per_step"] / p["seconds_per_step"]))' \
+			"$$go_json" "$$py_json" "$$go_args"; \
+	done
 
 # fuzz runs every fuzz target of the dataset parsers for FUZZTIME each (go test -fuzz takes one
 # target at a time).
