@@ -1,0 +1,142 @@
+package nn
+
+import (
+	"bufio"
+	"encoding/gob"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/gomlx/gomlx/core/tensors"
+	"github.com/gomlx/gomlx/ml/model"
+)
+
+// CheckpointFile is the name of the variables file inside a network's checkpoint directory.
+const CheckpointFile = "variables.gob"
+
+// checkpointVersion is written first so that later formats can be told apart.
+const checkpointVersion = 1
+
+// SaveCheckpoint writes the variables of store under the given scopes (e.g. "/backbone"; at least
+// one) to dir/CheckpointFile, creating dir. It is meant for inference: pass the scopes of the
+// network, which leaves out the optimizer state and the global step. The file is written to a
+// temporary name and renamed, so a crash never leaves a truncated checkpoint.
+func SaveCheckpoint(store *model.Store, dir string, scopes ...string) (err error) {
+	if len(scopes) == 0 {
+		return errors.New("nn.SaveCheckpoint: no scope given")
+	}
+	var vars []*model.Variable
+	for v := range store.IterVariables() {
+		if inScopes(v.Path(), scopes) {
+			vars = append(vars, v)
+		}
+	}
+	if len(vars) == 0 {
+		return fmt.Errorf("saving checkpoint to %s: no variables under %s", dir, strings.Join(scopes, ", "))
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("saving checkpoint: %w", err)
+	}
+	final := filepath.Join(dir, CheckpointFile)
+	f, err := os.CreateTemp(dir, CheckpointFile+".tmp*")
+	if err != nil {
+		return fmt.Errorf("saving checkpoint: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			_ = f.Close()
+			_ = os.Remove(f.Name())
+		}
+	}()
+	w := bufio.NewWriter(f)
+	enc := gob.NewEncoder(w)
+	if err := enc.Encode(checkpointVersion); err != nil {
+		return fmt.Errorf("writing %s: %w", final, err)
+	}
+	if err := enc.Encode(len(vars)); err != nil {
+		return fmt.Errorf("writing %s: %w", final, err)
+	}
+	for _, v := range vars {
+		t, err := v.Value()
+		if err != nil {
+			return fmt.Errorf("writing %s: variable %s: %w", final, v.Path(), err)
+		}
+		if err := enc.Encode(v.Path()); err != nil {
+			return fmt.Errorf("writing %s: %w", final, err)
+		}
+		if err := t.GobSerialize(enc); err != nil {
+			return fmt.Errorf("writing %s: variable %s: %w", final, v.Path(), err)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		return fmt.Errorf("writing %s: %w", final, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", final, err)
+	}
+	if err := os.Rename(f.Name(), final); err != nil {
+		return fmt.Errorf("writing %s: %w", final, err)
+	}
+	return nil
+}
+
+// LoadCheckpoint reads dir/CheckpointFile from fsys (os.DirFS for a directory on disk, an embed.FS
+// for a bundled model) into store, creating or replacing the variables it holds. Variables that
+// already exist must have the same shape.
+func LoadCheckpoint(store *model.Store, fsys fs.FS, dir string) error {
+	name := path.Join(dir, CheckpointFile)
+	f, err := fsys.Open(name)
+	if err != nil {
+		return fmt.Errorf("loading checkpoint: %w", err)
+	}
+	defer func() { _ = f.Close() }()
+	dec := gob.NewDecoder(bufio.NewReader(f))
+	var version, n int
+	if err := dec.Decode(&version); err != nil {
+		return fmt.Errorf("reading %s: %w", name, err)
+	}
+	if version != checkpointVersion {
+		return fmt.Errorf("reading %s: checkpoint format %d, want %d", name, version, checkpointVersion)
+	}
+	if err := dec.Decode(&n); err != nil {
+		return fmt.Errorf("reading %s: %w", name, err)
+	}
+	for i := range n {
+		var p string
+		if err := dec.Decode(&p); err != nil {
+			return fmt.Errorf("reading %s: variable %d of %d: %w", name, i+1, n, err)
+		}
+		t, err := tensors.GobDeserialize(dec)
+		if err != nil {
+			return fmt.Errorf("reading %s: variable %s: %w", name, p, err)
+		}
+		if v := store.GetVariable(p); v != nil {
+			if !v.Shape().Equal(t.Shape()) {
+				return fmt.Errorf("reading %s: variable %s has shape %s, the model wants %s", name, p, t.Shape(), v.Shape())
+			}
+			if err := v.SetValue(t); err != nil {
+				return fmt.Errorf("reading %s: variable %s: %w", name, p, err)
+			}
+			continue
+		}
+		if _, err := store.CreateVariable(p, t); err != nil {
+			return fmt.Errorf("reading %s: variable %s: %w", name, p, err)
+		}
+	}
+	return nil
+}
+
+// inScopes reports whether the variable path lies under one of the scopes.
+func inScopes(p string, scopes []string) bool {
+	for _, s := range scopes {
+		s = "/" + strings.Trim(s, "/")
+		if s == "/" || strings.HasPrefix(p, s+"/") {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,186 @@
+package nn
+
+import (
+	"fmt"
+
+	"github.com/gomlx/compute/shapes"
+	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck // GoMLX's graph DSL reads best unqualified.
+	"github.com/gomlx/gomlx/ml/model"
+	"github.com/gomlx/gomlx/ml/model/initializer"
+)
+
+// ConvBuilder configures a 2D convolution; create it with Conv2D and finish it with Done.
+type ConvBuilder struct {
+	scope       *model.Scope
+	x           *Node
+	outChannels int
+	kernel      int
+	stride      int
+	groups      int
+	same, bias  bool
+}
+
+// Conv2D starts a 2D convolution of x ([B, H, W, C]) to outChannels channels with a square
+// kernel of the given size: stride 1, "same" padding, no groups, with bias. Its variables
+// ("weights" [k, k, C/groups, outChannels] and "biases") live in the sub-scope "conv".
+func Conv2D(scope *model.Scope, x *Node, outChannels, kernel int) *ConvBuilder {
+	return &ConvBuilder{scope: scope, x: x, outChannels: outChannels, kernel: kernel, stride: 1, groups: 1, same: true, bias: true}
+}
+
+// Stride sets the stride on both spatial axes.
+func (c *ConvBuilder) Stride(s int) *ConvBuilder { c.stride = s; return c }
+
+// Groups splits the channels into g independent groups; g equal to the input channels is a
+// depthwise convolution.
+func (c *ConvBuilder) Groups(g int) *ConvBuilder { c.groups = g; return c }
+
+// Valid disables padding: the kernel only visits positions where it fits entirely.
+func (c *ConvBuilder) Valid() *ConvBuilder { c.same = false; return c }
+
+// Bias sets whether a bias is added (off when a normalization follows).
+func (c *ConvBuilder) Bias(b bool) *ConvBuilder { c.bias = b; return c }
+
+// Done creates the variables and returns the convolved [B, H', W', outChannels] node. With "same"
+// padding H' = ceil(H/stride); padding is symmetric for odd kernels, as in PyTorch.
+func (c *ConvBuilder) Done() *Node {
+	inC := c.x.Shape().Dim(-1)
+	if c.groups < 1 || inC%c.groups != 0 || c.outChannels%c.groups != 0 {
+		panic(fmt.Errorf("nn.Conv2D: %d groups do not divide %d input and %d output channels", c.groups, inC, c.outChannels))
+	}
+	scope := c.scope.In("conv")
+	g := c.x.Graph()
+	dtype := c.x.DType()
+	kernel := scope.VariableWithShape("weights", shapes.Make(dtype, c.kernel, c.kernel, inC/c.groups, c.outChannels)).NodeValue(g)
+	pad := [2]int{}
+	if c.same {
+		pad = SamePadding(c.kernel)
+	}
+	y := Convolve2D(c.x, kernel, c.stride, pad, c.groups)
+	if c.bias {
+		b := scope.WithInitializer(initializer.Zero).VariableWithShape("biases", shapes.Make(dtype, c.outChannels)).NodeValue(g)
+		y = Add(y, perChannel(b, y.Rank()))
+	}
+	return y
+}
+
+// SamePadding returns the (low, high) padding that keeps the size at stride 1: symmetric for odd
+// kernels.
+func SamePadding(kernel int) [2]int { return [2]int{(kernel - 1) / 2, kernel - 1 - (kernel-1)/2} }
+
+// Convolve2D convolves x [B, H, W, C] with kernel [k, k, C/groups, O], padding both spatial axes by
+// pad (low, high) zeros, and returns [B, H', W', O] with H' = (H+low+high-k)/stride + 1.
+//
+// On the Go backend it uses im2col (k*k strided slices concatenated on the channel axis and one
+// matrix multiplication; a 1x1 kernel is a plain multiplication), and a sum of k*k shifted,
+// per-channel products for depthwise kernels. On other backends ungrouped convolutions with an odd
+// kernel use the backend's ConvGeneral; the others use the same formulations as on the Go
+// backend, because GoMLX (v0.28.2) has no gradient for grouped ConvGeneral and computes a shifted
+// input gradient for even kernels.
+func Convolve2D(x, kernel *Node, stride int, pad [2]int, groups int) *Node {
+	inC, outC, k := x.Shape().Dim(-1), kernel.Shape().Dim(-1), kernel.Shape().Dim(0)
+	switch {
+	case groups == 1 && k%2 == 1 && !IsGoBackend(x.Graph().Backend()):
+		return nativeConv(x, kernel, stride, pad)
+	case groups == 1:
+		return im2colConv(x, kernel, stride, pad)
+	case groups == inC && outC == inC:
+		return depthwiseConv(x, kernel, stride, pad)
+	}
+	// General groups: one convolution per group, concatenated.
+	cg, og := inC/groups, outC/groups
+	outs := make([]*Node, groups)
+	for i := range outs {
+		xi := Slice(x, AxisRange(), AxisRange(), AxisRange(), AxisRange(i*cg, (i+1)*cg))
+		ki := Slice(kernel, AxisRange(), AxisRange(), AxisRange(), AxisRange(i*og, (i+1)*og))
+		outs[i] = Convolve2D(xi, ki, stride, pad, 1)
+	}
+	return Concatenate(outs, -1)
+}
+
+// nativeConv is the backend's own convolution (XLA), NHWC with an HWIO kernel.
+func nativeConv(x, kernel *Node, stride int, pad [2]int) *Node {
+	axes := ConvolveAxesConfig{
+		InputBatch: 0, InputSpatial: []int{1, 2}, InputChannels: 3,
+		KernelSpatial: []int{0, 1}, KernelInputChannels: 2, KernelOutputChannels: 3,
+		OutputBatch: 0, OutputSpatial: []int{1, 2}, OutputChannels: 3,
+	}
+	return ConvGeneral(x, kernel, axes, []int{stride, stride}, [][2]int{pad, pad}, nil, nil, 1, 1)
+}
+
+// padSpatial pads the two spatial axes of x with value, by concatenation: the backend's Pad has
+// no gradient in GoMLX, and concatenation is a block copy on the Go backend.
+func padSpatial(x *Node, pad [2]int, value float64) *Node {
+	if pad == [2]int{} {
+		return x
+	}
+	strip := func(axis, n int) *Node {
+		dims := x.Shape().Clone().Dimensions
+		dims[axis] = n
+		return FillScalar(x.Graph(), shapes.Make(x.DType(), dims...), value)
+	}
+	for axis := 1; axis <= 2; axis++ {
+		parts := []*Node{x}
+		if pad[0] > 0 {
+			parts = append([]*Node{strip(axis, pad[0])}, parts...)
+		}
+		if pad[1] > 0 {
+			parts = append(parts, strip(axis, pad[1]))
+		}
+		if len(parts) > 1 {
+			x = Concatenate(parts, axis)
+		}
+	}
+	return x
+}
+
+// shifted returns the (i, j) tap of a k x k window with the given stride over the already padded
+// x: x[:, i::stride, j::stride, :] cut to outH x outW.
+func shifted(x *Node, i, j, stride, outH, outW int) *Node {
+	if i == 0 && j == 0 && stride == 1 && x.Shape().Dim(1) == outH && x.Shape().Dim(2) == outW {
+		return x
+	}
+	return Slice(x, AxisRange(),
+		AxisRange(i, i+(outH-1)*stride+1).Stride(stride),
+		AxisRange(j, j+(outW-1)*stride+1).Stride(stride),
+		AxisRange())
+}
+
+// outSize is the spatial output size of a k-window with stride over n padded by pad.
+func outSize(n, k, stride int, pad [2]int) int { return (n+pad[0]+pad[1]-k)/stride + 1 }
+
+func im2colConv(x, kernel *Node, stride int, pad [2]int) *Node {
+	k, inC, outC := kernel.Shape().Dim(0), kernel.Shape().Dim(2), kernel.Shape().Dim(3)
+	outH, outW := outSize(x.Shape().Dim(1), k, stride, pad), outSize(x.Shape().Dim(2), k, stride, pad)
+	xp := padSpatial(x, pad, 0)
+	taps := make([]*Node, 0, k*k)
+	for i := range k {
+		for j := range k {
+			taps = append(taps, shifted(xp, i, j, stride, outH, outW))
+		}
+	}
+	patches := taps[0]
+	if len(taps) > 1 {
+		patches = Concatenate(taps, -1)
+	}
+	// patches [B, outH, outW, k*k*C] in (i, j, c) order, which is the HWIO kernel's row order.
+	return DotGeneral(patches, []int{3}, nil, Reshape(kernel, k*k*inC, outC), []int{0}, nil)
+}
+
+func depthwiseConv(x, kernel *Node, stride int, pad [2]int) *Node {
+	k, c := kernel.Shape().Dim(0), kernel.Shape().Dim(3)
+	outH, outW := outSize(x.Shape().Dim(1), k, stride, pad), outSize(x.Shape().Dim(2), k, stride, pad)
+	xp := padSpatial(x, pad, 0)
+	var y *Node
+	for i := range k {
+		for j := range k {
+			w := Reshape(Slice(kernel, AxisElem(i), AxisElem(j)), 1, 1, 1, c)
+			t := Mul(shifted(xp, i, j, stride, outH, outW), w)
+			if y == nil {
+				y = t
+			} else {
+				y = Add(y, t)
+			}
+		}
+	}
+	return y
+}
