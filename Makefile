@@ -69,7 +69,7 @@ weaviate:
 # classifier takes FMNIST_EPOCHS passes on the CPU; its checkpoints and curves stay in
 # models/fashion-mnist/training (rerun with RESUME=--resume after an interruption).
 FMNIST_DIR    ?= /usr/share/datasets/fashion-mnist
-FMNIST_EPOCHS ?= 15
+FMNIST_EPOCHS ?= 20
 RESUME        ?=
 .PHONY: models models-fashion-mnist
 models: models-fashion-mnist

@@ -101,11 +101,7 @@ func (t *table) joinAttrRows(rel string, nAttr int, deliver func(i int, labels [
 		r.f.Close()
 		return nil, err
 	}
-	if err := r.close(); err != nil {
-		return nil, err
-	}
-	t.reportMissing(rel, have)
-	return have, nil
+	return t.endJoin(r, rel, have)
 }
 
 // deliverAttrRows checks the parsed rows in file order and delivers them.

@@ -102,26 +102,10 @@ func (w *walker) attr() error {
 		return err
 	}
 
-	if _, err := t.join(attrBBox, func(r *listReader, i int) error {
-		fields := r.split()
-		if !wantFields(r, fields, 5, "image_name x_1 y_1 x_2 y_2") {
-			return nil
-		}
-		g := &t.samples[i].Garments[0]
-		b, err := parseBox(fields[1:], 2)
-		if err != nil {
-			r.errorf("%v", err)
-			return nil
-		}
-		g.Box, g.HasBox = b, true
-		return nil
-	}); err != nil {
+	if err := t.joinBoxes(attrBBox); err != nil {
 		return err
 	}
-	if _, err := t.join(attrLandmarks, func(r *listReader, i int) error {
-		setLandmarks(r, &t.samples[i].Garments[0], r.split()[1:])
-		return nil
-	}); err != nil {
+	if err := t.joinLandmarks(attrLandmarks); err != nil {
 		return err
 	}
 	if err := t.joinPartition(evalPartition, Train, Val, Test); err != nil {
@@ -166,6 +150,28 @@ func (t *table) joinPartition(rel string, allowed ...Split) error {
 	return err
 }
 
+// joinBoxes joins an "image_name x_1 y_1 x_2 y_2" list.
+func (t *table) joinBoxes(rel string) error {
+	_, err := t.join(rel, func(r *listReader, i int) error {
+		fields := r.split()
+		if !wantFields(r, fields, 5, "image_name x_1 y_1 x_2 y_2") {
+			return nil
+		}
+		setBox(r, &t.samples[i].Garments[0], fields[1:], 2)
+		return nil
+	})
+	return err
+}
+
+// joinLandmarks joins a landmark list (see setLandmarks).
+func (t *table) joinLandmarks(rel string) error {
+	_, err := t.join(rel, func(r *listReader, i int) error {
+		setLandmarks(r, &t.samples[i].Garments[0], r.split()[1:])
+		return nil
+	})
+	return err
+}
+
 // inShop reads the In-shop Clothes Retrieval benchmark: the partition (image, item, split) defines
 // the samples; boxes, landmarks and the item list are checked against it.
 func (w *walker) inShop() error {
@@ -198,35 +204,18 @@ func (w *walker) inShop() error {
 		return err
 	}
 	if _, err := t.join(inShopBBox, func(r *listReader, i int) error {
-		fields := r.split()
-		if !wantFields(r, fields, 7, "image_name clothes_type pose_type x_1 y_1 x_2 y_2") {
-			return nil
-		}
-		var v [2]int
-		if err := parseInts(fields[1:3], v[:], 2); err != nil {
-			r.errorf("%v", err)
+		fields, typ, pose, ok := parseTypedBox(r, "image_name clothes_type pose_type x_1 y_1 x_2 y_2")
+		if !ok {
 			return nil
 		}
 		g := &t.samples[i].Garments[0]
-		if fashion.LandmarkSlots(fashion.GarmentType(v[0])) == nil {
-			r.errorf("unknown clothes_type %d (want 1 upper, 2 lower or 3 full)", v[0])
-			return nil
-		}
-		g.Type, g.Pose = fashion.GarmentType(v[0]), v[1]
-		b, err := parseBox(fields[3:], 4)
-		if err != nil {
-			r.errorf("%v", err)
-			return nil
-		}
-		g.Box, g.HasBox = b, true
+		g.Type, g.Pose = typ, pose
+		setBox(r, g, fields[3:], 4)
 		return nil
 	}); err != nil {
 		return err
 	}
-	if _, err := t.join(inShopLandmarks, func(r *listReader, i int) error {
-		setLandmarks(r, &t.samples[i].Garments[0], r.split()[1:])
-		return nil
-	}); err != nil {
+	if err := t.joinLandmarks(inShopLandmarks); err != nil {
 		return err
 	}
 	return t.deliverAll()
@@ -297,37 +286,43 @@ func (w *walker) c2s() error {
 		return err
 	}
 	if _, err := t.join(c2sBBox, func(r *listReader, i int) error {
-		fields := r.split()
-		if !wantFields(r, fields, 7, "image_name clothes_type source_type x_1 y_1 x_2 y_2") {
-			return nil
-		}
-		var v [2]int
-		if err := parseInts(fields[1:3], v[:], 2); err != nil {
-			r.errorf("%v", err)
+		fields, typ, src, ok := parseTypedBox(r, "image_name clothes_type source_type x_1 y_1 x_2 y_2")
+		if !ok {
 			return nil
 		}
 		s := &t.samples[i]
-		g := &s.Garments[0]
-		switch {
-		case fashion.LandmarkSlots(fashion.GarmentType(v[0])) == nil:
-			r.errorf("unknown clothes_type %d (want 1 upper, 2 lower or 3 full)", v[0])
-			return nil
-		case Source(v[1]) != s.Source:
-			r.errorf("source_type %d (%s) disagrees with %s, where the image is a %s image", v[1], Source(v[1]), evalPartition, s.Source)
+		if Source(src) != s.Source {
+			r.errorf("source_type %d (%s) disagrees with %s, where the image is a %s image", src, Source(src), evalPartition, s.Source)
 			return nil
 		}
-		g.Type = fashion.GarmentType(v[0])
-		b, err := parseBox(fields[3:], 4)
-		if err != nil {
-			r.errorf("%v", err)
-			return nil
-		}
-		g.Box, g.HasBox = b, true
+		s.Garments[0].Type = typ
+		setBox(r, &s.Garments[0], fields[3:], 4)
 		return nil
 	}); err != nil {
 		return err
 	}
 	return t.deliverAll()
+}
+
+// parseTypedBox splits a row of In-shop's or Consumer-to-shop's box list (the given seven
+// columns: image_name clothes_type, an integer column, then the box) and parses its clothes_type
+// and integer column, recording a bad row.
+func parseTypedBox(r *listReader, columns string) ([][]byte, fashion.GarmentType, int, bool) {
+	fields := r.split()
+	if !wantFields(r, fields, 7, columns) {
+		return nil, 0, 0, false
+	}
+	var v [2]int
+	if err := parseInts(fields[1:3], v[:], 2); err != nil {
+		r.errorf("%v", err)
+		return nil, 0, 0, false
+	}
+	typ := fashion.GarmentType(v[0])
+	if fashion.LandmarkSlots(typ) == nil {
+		r.errorf("unknown clothes_type %d (want 1 upper, 2 lower or 3 full)", v[0])
+		return nil, 0, 0, false
+	}
+	return fields, typ, v[1], true
 }
 
 // itemNumber returns the number of an item id such as "id_00000080".
@@ -373,26 +368,10 @@ func (w *walker) fld() error {
 	if err := r.close(); err != nil {
 		return err
 	}
-	if _, err := t.join(fldBBox, func(r *listReader, i int) error {
-		fields := r.split()
-		if !wantFields(r, fields, 5, "image_name x_1 y_1 x_2 y_2") {
-			return nil
-		}
-		b, err := parseBox(fields[1:], 2)
-		if err != nil {
-			r.errorf("%v", err)
-			return nil
-		}
-		g := &t.samples[i].Garments[0]
-		g.Box, g.HasBox = b, true
-		return nil
-	}); err != nil {
+	if err := t.joinBoxes(fldBBox); err != nil {
 		return err
 	}
-	if _, err := t.join(fldLandmarks, func(r *listReader, i int) error {
-		setLandmarks(r, &t.samples[i].Garments[0], r.split()[1:])
-		return nil
-	}); err != nil {
+	if err := t.joinLandmarks(fldLandmarks); err != nil {
 		return err
 	}
 	return t.deliverAll()

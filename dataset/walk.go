@@ -176,6 +176,11 @@ func (t *table) join(rel string, row func(r *listReader, i int) error) ([]bool, 
 			return nil, err
 		}
 	}
+	return t.endJoin(r, rel, have)
+}
+
+// endJoin closes the joined list rel and reports the samples that it does not have.
+func (t *table) endJoin(r *listReader, rel string, have []bool) ([]bool, error) {
 	if err := r.close(); err != nil {
 		return nil, err
 	}
@@ -260,6 +265,17 @@ func parseBox(fields [][]byte, firstField int) ([4]float32, error) {
 		b[i] = float32(x)
 	}
 	return b, checkBox(b)
+}
+
+// setBox parses a box row's x1 y1 x2 y2 fields (the first at column firstField) into g, recording
+// a bad box.
+func setBox(r *listReader, g *Garment, fields [][]byte, firstField int) {
+	b, err := parseBox(fields, firstField)
+	if err != nil {
+		r.errorf("%v", err)
+		return
+	}
+	g.Box, g.HasBox = b, true
 }
 
 // setLandmarks parses a landmark row's fields (after the image name) into g, checking that its

@@ -233,18 +233,14 @@ func writeAttr(dir string, d *Dataset) error {
 		return err
 	}
 	n, width := len(d.Samples), imageWidth(d)
-	g := func(i int) *Garment { return &d.Samples[i].Garments[0] }
-	if err := writeList(dir, attrCategoryImg, "image_name  category_label", n, width, func(lw *listWriter, i int) error {
-		lw.name(d.Samples[i].Image)
-		lw.int(g(i).Category, 1)
-		lw.line()
-		return nil
+	if err := writeGarments(dir, attrCategoryImg, "image_name  category_label", d, width, func(lw *listWriter, _ *Sample, g *Garment) {
+		lw.int(g.Category, 1)
 	}); err != nil {
 		return err
 	}
 	nAttr := len(d.Vocab.Attributes)
 	if err := writeList(dir, attrAttrImg, "image_name  attribute_labels", n, width, func(lw *listWriter, i int) error {
-		labels := g(i).Attributes
+		labels := d.Samples[i].Garments[0].Attributes
 		if labels != nil && len(labels) != nAttr {
 			return fmt.Errorf("image %s has %d attribute labels, the vocabulary %d", d.Samples[i].Image, len(labels), nAttr)
 		}
@@ -266,33 +262,50 @@ func writeAttr(dir string, d *Dataset) error {
 	}); err != nil {
 		return err
 	}
-	if err := writeList(dir, attrBBox, "image_name  x_1  y_1  x_2  y_2", n, width, func(lw *listWriter, i int) error {
-		lw.name(d.Samples[i].Image)
-		lw.box(g(i))
-		lw.line()
-		return nil
-	}); err != nil {
+	if err := writeBoxes(dir, attrBBox, d, width); err != nil {
 		return err
 	}
-	if err := writeList(dir, attrLandmarks, landmarkHeader(false), n, width, func(lw *listWriter, i int) error {
-		lw.name(d.Samples[i].Image)
-		lw.int(int(g(i).Type), 1)
-		lw.triples(g(i), 0)
-		lw.line()
-		return nil
-	}); err != nil {
+	if err := writeLandmarks(dir, attrLandmarks, d, width, false, 0); err != nil {
 		return err
 	}
 	return writePartition(dir, d, width)
 }
 
-// writePartition writes an "image_name evaluation_status" list.
-func writePartition(dir string, d *Dataset, width int) error {
-	return writeList(dir, evalPartition, "image_name  evaluation_status", len(d.Samples), width, func(lw *listWriter, i int) error {
-		lw.name(d.Samples[i].Image)
-		lw.str(string(d.Samples[i].Split))
+// writeGarments writes a list of one row per sample of a one-garment-per-image format: the image
+// name, then the columns that cols appends for the sample and its garment.
+func writeGarments(dir, rel, header string, d *Dataset, width int, cols func(lw *listWriter, s *Sample, g *Garment)) error {
+	return writeList(dir, rel, header, len(d.Samples), width, func(lw *listWriter, i int) error {
+		s := &d.Samples[i]
+		lw.name(s.Image)
+		cols(lw, s, &s.Garments[0])
 		lw.line()
 		return nil
+	})
+}
+
+// writePartition writes an "image_name evaluation_status" list.
+func writePartition(dir string, d *Dataset, width int) error {
+	return writeGarments(dir, evalPartition, "image_name  evaluation_status", d, width, func(lw *listWriter, s *Sample, _ *Garment) {
+		lw.str(string(s.Split))
+	})
+}
+
+// writeBoxes writes an "image_name x_1 y_1 x_2 y_2" list.
+func writeBoxes(dir, rel string, d *Dataset, width int) error {
+	return writeGarments(dir, rel, "image_name  x_1  y_1  x_2  y_2", d, width, func(lw *listWriter, _ *Sample, g *Garment) {
+		lw.box(g)
+	})
+}
+
+// writeLandmarks writes a landmark list, with or without variation_type, padding every row with
+// zero triples up to pad.
+func writeLandmarks(dir, rel string, d *Dataset, width int, variation bool, pad int) error {
+	return writeGarments(dir, rel, landmarkHeader(variation), d, width, func(lw *listWriter, _ *Sample, g *Garment) {
+		lw.int(int(g.Type), 1)
+		if variation {
+			lw.int(g.Variation, 1)
+		}
+		lw.triples(g, pad)
 	})
 }
 
@@ -300,43 +313,29 @@ func writeInShop(dir string, d *Dataset) error {
 	if err := checkSingles(d); err != nil {
 		return err
 	}
-	n, width := len(d.Samples), imageWidth(d)
-	g := func(i int) *Garment { return &d.Samples[i].Garments[0] }
+	width := imageWidth(d)
 	var items []string
 	seen := map[string]bool{}
-	for i := range n {
-		if id := g(i).ItemID; !seen[id] {
+	for i := range d.Samples {
+		if id := d.Samples[i].Garments[0].ItemID; !seen[id] {
 			seen[id] = true
 			items = append(items, id)
 		}
 	}
-	if err := writeList(dir, evalPartition, "image_name  item_id  evaluation_status", n, width, func(lw *listWriter, i int) error {
-		lw.name(d.Samples[i].Image)
-		lw.str(g(i).ItemID)
-		lw.str(string(d.Samples[i].Split))
-		lw.line()
-		return nil
+	if err := writeGarments(dir, evalPartition, "image_name  item_id  evaluation_status", d, width, func(lw *listWriter, s *Sample, g *Garment) {
+		lw.str(g.ItemID)
+		lw.str(string(s.Split))
 	}); err != nil {
 		return err
 	}
-	if err := writeList(dir, inShopBBox, "image_name  clothes_type  pose_type  x_1  y_1  x_2  y_2", n, width, func(lw *listWriter, i int) error {
-		lw.name(d.Samples[i].Image)
-		lw.int(int(g(i).Type), 1)
-		lw.int(g(i).Pose, 1)
-		lw.box(g(i))
-		lw.line()
-		return nil
+	if err := writeGarments(dir, inShopBBox, "image_name  clothes_type  pose_type  x_1  y_1  x_2  y_2", d, width, func(lw *listWriter, _ *Sample, g *Garment) {
+		lw.int(int(g.Type), 1)
+		lw.int(g.Pose, 1)
+		lw.box(g)
 	}); err != nil {
 		return err
 	}
-	if err := writeList(dir, inShopLandmarks, landmarkHeader(true), n, width, func(lw *listWriter, i int) error {
-		lw.name(d.Samples[i].Image)
-		lw.int(int(g(i).Type), 1)
-		lw.int(g(i).Variation, 1)
-		lw.triples(g(i), 0)
-		lw.line()
-		return nil
-	}); err != nil {
+	if err := writeLandmarks(dir, inShopLandmarks, d, width, true, 0); err != nil {
 		return err
 	}
 	return writeList(dir, inShopItems, "", len(items), 0, func(lw *listWriter, i int) error {
@@ -403,14 +402,10 @@ func writeC2S(dir string, d *Dataset) error {
 	}); err != nil {
 		return err
 	}
-	return writeList(dir, c2sBBox, "image_name  clothes_type  source_type  x_1  y_1  x_2  y_2", len(d.Samples), width, func(lw *listWriter, i int) error {
-		s := &d.Samples[i]
-		lw.name(s.Image)
-		lw.int(int(s.Garments[0].Type), 1)
+	return writeGarments(dir, c2sBBox, "image_name  clothes_type  source_type  x_1  y_1  x_2  y_2", d, width, func(lw *listWriter, s *Sample, g *Garment) {
+		lw.int(int(g.Type), 1)
 		lw.int(int(s.Source), 1)
-		lw.box(&s.Garments[0])
-		lw.line()
-		return nil
+		lw.box(g)
 	})
 }
 
@@ -418,25 +413,12 @@ func writeFLD(dir string, d *Dataset) error {
 	if err := checkSingles(d); err != nil {
 		return err
 	}
-	n, width := len(d.Samples), imageWidth(d)
-	g := func(i int) *Garment { return &d.Samples[i].Garments[0] }
-	if err := writeList(dir, fldBBox, "image_name  x_1  y_1  x_2  y_2", n, width, func(lw *listWriter, i int) error {
-		lw.name(d.Samples[i].Image)
-		lw.box(g(i))
-		lw.line()
-		return nil
-	}); err != nil {
+	width := imageWidth(d)
+	if err := writeBoxes(dir, fldBBox, d, width); err != nil {
 		return err
 	}
 	// FLD rows always carry eight triples; the slots a type does not use are zero.
-	if err := writeList(dir, fldLandmarks, landmarkHeader(true), n, width, func(lw *listWriter, i int) error {
-		lw.name(d.Samples[i].Image)
-		lw.int(int(g(i).Type), 1)
-		lw.int(g(i).Variation, 1)
-		lw.triples(g(i), fashion.NumLandmarks)
-		lw.line()
-		return nil
-	}); err != nil {
+	if err := writeLandmarks(dir, fldLandmarks, d, width, true, fashion.NumLandmarks); err != nil {
 		return err
 	}
 	return writePartition(dir, d, width)

@@ -142,13 +142,18 @@ type searchResponse struct {
 	Timings map[string]float64 `json:"timings_ms,omitempty"`
 }
 
-func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) {
-	resp, err := s.search(r)
+// serveJSON writes what build makes of the request as a 200 JSON document, or its error.
+func serveJSON[T any](s *Server, w http.ResponseWriter, r *http.Request, build func(*http.Request) (T, error)) {
+	v, err := build(r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, resp)
+	writeJSON(w, http.StatusOK, v)
+}
+
+func (s *Server) handleSearch(w http.ResponseWriter, r *http.Request) {
+	serveJSON(s, w, r, s.search)
 }
 
 func (s *Server) search(r *http.Request) (*searchResponse, error) {
@@ -277,12 +282,7 @@ type listResponse struct {
 }
 
 func (s *Server) handleListItems(w http.ResponseWriter, r *http.Request) {
-	resp, err := s.listItems(r)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, resp)
+	serveJSON(s, w, r, s.listItems)
 }
 
 func (s *Server) listItems(r *http.Request) (*listResponse, error) {
@@ -419,32 +419,36 @@ func bestGarment(gs []analyze.Garment, typ string) (analyze.Garment, bool) {
 	return gs[best], true
 }
 
-func (s *Server) handleGetItem(w http.ResponseWriter, r *http.Request) {
+// pathItem returns the loaded backend and the catalog item that the request's path names.
+func (s *Server) pathItem(r *http.Request) (*backend, index.Item, error) {
 	b, err := s.loaded()
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return nil, index.Item{}, err
 	}
 	id := r.PathValue("id")
 	it, err := b.index.Get(r.Context(), id)
 	if err != nil {
-		s.writeError(w, r, itemError(id, err))
+		return nil, index.Item{}, itemError(id, err)
+	}
+	return b, it, nil
+}
+
+func (s *Server) handleGetItem(w http.ResponseWriter, r *http.Request) {
+	_, it, err := s.pathItem(r)
+	if err != nil {
+		s.writeError(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, viewOf(&it))
 }
 
 func (s *Server) handleDeleteItem(w http.ResponseWriter, r *http.Request) {
-	b, err := s.loaded()
+	b, _, err := s.pathItem(r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	ctx, id := r.Context(), r.PathValue("id")
-	if _, err := b.index.Get(ctx, id); err != nil {
-		s.writeError(w, r, itemError(id, err))
-		return
-	}
 	if err := b.index.Delete(ctx, id); err != nil {
 		s.writeError(w, r, fmt.Errorf("deleting item %q: %w", id, err))
 		return
@@ -456,17 +460,12 @@ func (s *Server) handleDeleteItem(w http.ResponseWriter, r *http.Request) {
 // handleItemImage serves an item's picture: a redirect for a URL, the file for a path.
 // Only JPEG, PNG and WebP files are served, so that an item cannot expose any other file.
 func (s *Server) handleItemImage(w http.ResponseWriter, r *http.Request) {
-	b, err := s.loaded()
+	_, it, err := s.pathItem(r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
 	id := r.PathValue("id")
-	it, err := b.index.Get(r.Context(), id)
-	if err != nil {
-		s.writeError(w, r, itemError(id, err))
-		return
-	}
 	if strings.HasPrefix(it.Image, "http://") || strings.HasPrefix(it.Image, "https://") {
 		http.Redirect(w, r, it.Image, http.StatusFound)
 		return

@@ -74,24 +74,43 @@ func parseNNBenchArgs(name string, args []string) (nnBenchArgs, error) {
 	return a, nil
 }
 
-func benchTrainStep(ctx context.Context, args []string, progress io.Writer) (any, error) {
-	a, err := parseNNBenchArgs("train-step", args)
+// nnBench is what the nn benchmarks share: their arguments, the backend, and the backbone with
+// a benchClasses head on a fresh store, with its forward FLOPs.
+type nnBench struct {
+	nnBenchArgs
+	backend compute.Backend
+	config  string // the backend's name and configuration
+	store   *model.Store
+	modelFn func(*model.Scope, *graph.Node) *graph.Node
+	flops   float64
+}
+
+// newNNBench parses the arguments of the benchmark name and sets it up.
+func newNNBench(name string, args []string) (*nnBench, error) {
+	a, err := parseNNBenchArgs(name, args)
 	if err != nil {
 		return nil, err
 	}
-	backend, config, err := nn.NewBackend()
-	if err != nil {
+	b := &nnBench{nnBenchArgs: a, store: model.NewStore()}
+	if b.backend, b.config, err = nn.NewBackend(); err != nil {
 		return nil, err
 	}
-	store := model.NewStore()
-	modelFn := func(scope *model.Scope, images *graph.Node) *graph.Node {
+	b.modelFn = func(scope *model.Scope, images *graph.Node) *graph.Node {
 		return nn.ClassifierHead(scope, nn.Backbone(scope, a.cfg, images)[3], benchClasses)
 	}
-	flops, err := forwardFLOPs(backend, store, modelFn, a)
+	if b.flops, err = forwardFLOPs(b.backend, b.store, b.modelFn, a); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+func benchTrainStep(ctx context.Context, args []string, progress io.Writer) (any, error) {
+	b, err := newNNBench("train-step", args)
 	if err != nil {
 		return nil, err
 	}
-	trainer := train.NewTrainer(backend, store, modelFn, loss.SparseCategoricalCrossEntropyLogits,
+	a := b.nnBenchArgs
+	trainer := train.NewTrainer(b.backend, b.store, b.modelFn, loss.SparseCategoricalCrossEntropyLogits,
 		optimizer.Adam().LearningRate(1e-3).Done(), nil, nil)
 	rng := rand.New(rand.NewPCG(1, 2))
 	images, labels := benchImages(rng, a), benchLabels(rng, a.batch)
@@ -106,27 +125,16 @@ func benchTrainStep(ctx context.Context, args []string, progress io.Writer) (any
 		return nil, err
 	}
 	// A training step is counted as three forward passes (forward, gradients of activations and of weights).
-	return newNNBenchResult(config, a, 3*flops, secs), nil
+	return newNNBenchResult(b.config, a, 3*b.flops, secs), nil
 }
 
 func benchInfer(ctx context.Context, args []string, progress io.Writer) (any, error) {
-	a, err := parseNNBenchArgs("infer", args)
+	b, err := newNNBench("infer", args)
 	if err != nil {
 		return nil, err
 	}
-	backend, config, err := nn.NewBackend()
-	if err != nil {
-		return nil, err
-	}
-	store := model.NewStore()
-	modelFn := func(scope *model.Scope, images *graph.Node) *graph.Node {
-		return nn.ClassifierHead(scope, nn.Backbone(scope, a.cfg, images)[3], benchClasses)
-	}
-	flops, err := forwardFLOPs(backend, store, modelFn, a)
-	if err != nil {
-		return nil, err
-	}
-	exec, err := model.NewExec(backend, store, modelFn)
+	a := b.nnBenchArgs
+	exec, err := model.NewExec(b.backend, b.store, b.modelFn)
 	if err != nil {
 		return nil, err
 	}
@@ -141,7 +149,7 @@ func benchInfer(ctx context.Context, args []string, progress io.Writer) (any, er
 	if err != nil {
 		return nil, err
 	}
-	return newNNBenchResult(config, a, flops, secs), nil
+	return newNNBenchResult(b.config, a, b.flops, secs), nil
 }
 
 func newNNBenchResult(backend string, a nnBenchArgs, flops, secs float64) nnBenchResult {

@@ -12,7 +12,9 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/atelier-ml/atelier/analyze"
 	"github.com/atelier-ml/atelier/index"
+	"github.com/atelier-ml/atelier/nn"
 	"github.com/atelier-ml/atelier/server"
 	"github.com/spf13/cobra"
 )
@@ -103,13 +105,19 @@ func defaultDataDir() string {
 	return filepath.Join(home, ".local", "share", "atelier")
 }
 
-// newAnalyzer builds the analyze pipeline of the model bundle.
+// newAnalyzer builds the analyze pipeline of the model bundle --model.
 //
-// TODO(lead): build the pipeline from o.model (the embedded bundle when empty) once the analyze
-// package has one, and fill an empty catalog with the demo shop items at first start (with a
-// progress line). Until then serve starts, answers /healthz, and stops with this error.
-func newAnalyzer(ctx context.Context, o serveOptions) (server.Analyzer, error) {
-	return nil, errors.New("this build has no analyze pipeline yet, so serve cannot analyse photos")
+// The built-in bundle and the demo catalog filled at first start come with the shipped models
+// (make models); until then --model is required.
+func newAnalyzer(_ context.Context, o serveOptions) (server.Analyzer, error) {
+	if o.model == "" {
+		return nil, errors.New("this build has no built-in model yet: pass --model BUNDLE_DIR (a bundle made by atelier train detector, aligner and fashionnet)")
+	}
+	backend, _, err := nn.NewBackend()
+	if err != nil {
+		return nil, err
+	}
+	return analyze.Open(backend, o.model, analyze.Options{})
 }
 
 // serve answers HTTP on ln until ctx ends or SIGINT/SIGTERM arrives, then drains the requests in

@@ -1,0 +1,158 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"image"
+	"image/color"
+	"image/png"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gomlx/compute"
+	mlmodel "github.com/gomlx/gomlx/ml/model"
+
+	"github.com/atelier-ml/atelier/imageio"
+	"github.com/atelier-ml/atelier/model"
+	"github.com/atelier-ml/atelier/model/aligner"
+	"github.com/atelier-ml/atelier/model/detector"
+	"github.com/atelier-ml/atelier/nn"
+)
+
+// writeTinyBundle saves untrained tiny detector and aligner networks as a bundle: enough for the
+// command's plumbing, not for meaningful garments.
+func writeTinyBundle(t *testing.T) string {
+	t.Helper()
+	t.Setenv("GOMLX_BACKEND", "go:ops_sequential") // compute v0.1.2 deadlocks when parallel ops nest large matmuls
+	backend, err := compute.NewWithConfig("go:ops_sequential")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "bundle")
+	bb := nn.BackboneConfig{Arch: nn.ArchPatch, Widths: [4]int{8, 16, 16, 32}, Depths: [4]int{1, 1, 1, 1}, InputSize: 64}
+	dcfg := detector.Config{Backbone: bb, Neck: 8, Head: 8, Classes: detector.TypeClasses()}
+	acfg := aligner.Config{Backbone: bb, Hidden: 8, Clusters: 2, Margin: 0.1, Step: 0.1}
+	b := model.New(model.Vocabulary{})
+	norm := model.Normalization{Mean: imageio.ImageNetNorm.Mean, Std: imageio.ImageNetNorm.Std}
+	img := []image.Image{image.NewRGBA(image.Rect(0, 0, 64, 64))}
+
+	dstore := mlmodel.NewStore()
+	det, err := detector.New(backend, dstore, dcfg, imageio.ImageNetNorm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer det.Close()
+	if _, err := det.Detect(img, detector.DecodeOptions{}); err != nil { // initialises the variables
+		t.Fatal(err)
+	}
+	astore := mlmodel.NewStore()
+	al, err := aligner.New(backend, astore, acfg, imageio.ImageNetNorm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer al.Close()
+	if _, err := al.Align(img[0], [][4]float32{{10, 10, 40, 40}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []struct {
+		task, scope string
+		cfg         any
+		store       *mlmodel.Store
+	}{{model.TaskDetector, detector.Scope, dcfg, dstore}, {model.TaskAligner, aligner.Scope, acfg, astore}} {
+		raw, err := json.Marshal(n.cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		net := &model.Network{Task: n.task, InputSize: [2]int{64, 64}, Channels: 3, Normalization: norm, Config: raw}
+		if err := b.SaveNetwork(dir, net, n.store, n.scope); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Save(dir); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func writePNG(t *testing.T, path string, w, h int) {
+	t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	for y := range h {
+		for x := range w {
+			img.Set(x, y, color.RGBA{uint8(4 * x), uint8(4 * y), 100, 255})
+		}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := png.Encode(f, img); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestAnalyzeCommand(t *testing.T) {
+	bundle := writeTinyBundle(t)
+	dir := t.TempDir()
+	good := filepath.Join(dir, "photo.png")
+	writePNG(t, good, 50, 40)
+	notImage := filepath.Join(dir, "notes.png")
+	if err := os.WriteFile(notImage, []byte("not an image"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	missing := filepath.Join(dir, "missing.jpg")
+	annotated := filepath.Join(dir, "annotated")
+
+	// One image: one JSON object with the contract's fields, and its annotated PNG.
+	stdout, code := runCLI(t, "analyze", "--model", bundle, good, "--json", "--annotate", annotated, "--min-score", "1e-9")
+	if code != 0 {
+		t.Fatalf("analyze: exit %d", code)
+	}
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(stdout), &obj); err != nil {
+		t.Fatalf("analyze output %q: %v", stdout, err)
+	}
+	for _, field := range []string{"image", "width", "height", "garments", "timings_ms"} {
+		if _, ok := obj[field]; !ok {
+			t.Errorf("no %q in %s", field, stdout)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(annotated, "photo.png")); err != nil {
+		t.Errorf("annotated image: %v", err)
+	}
+
+	// Bad inputs among good ones: exit 2, and every good image still gets its JSON line.
+	stdout, code = runCLI(t, "analyze", "--model", bundle, good, notImage, missing, good, "--json")
+	if code != 2 {
+		t.Errorf("analyze with bad inputs: exit %d, want 2", code)
+	}
+	lines := 0
+	sc := bufio.NewScanner(strings.NewReader(stdout))
+	for sc.Scan() {
+		var r struct {
+			Image string `json:"image"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil || r.Image != good {
+			t.Errorf("line %q: %v", sc.Text(), err)
+		}
+		lines++
+	}
+	if lines != 2 {
+		t.Errorf("%d JSON lines, want 2 (the good images)", lines)
+	}
+
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"no image", []string{"analyze", "--model", bundle}},
+		{"no bundle", []string{"analyze", "--model", filepath.Join(dir, "nope"), good}},
+	} {
+		if _, code := runCLI(t, tc.args...); code != 2 {
+			t.Errorf("%s: exit %d, want 2", tc.name, code)
+		}
+	}
+}

@@ -1,0 +1,76 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/atelier-ml/atelier/dataset/synth"
+)
+
+// TestTrainEvalFashionNet trains a tiny FashionNet for a few steps on synthetic attribute and
+// In-shop data through the command's code, and evaluates the bundle with --json.
+func TestTrainEvalFashionNet(t *testing.T) {
+	t.Setenv("GOMLX_BACKEND", "go:ops_sequential") // see goBackend in model/fashionnet's tests
+	data := t.TempDir()
+	if _, err := synth.New(5).Write(data, synth.Options{Images: 80}); err != nil {
+		t.Fatal(err)
+	}
+	net := addFashionNetFlags(pflag.NewFlagSet("test", pflag.ContinueOnError))
+	net.inputSize, net.widths, net.embeddingDim, net.views = 32, "8,16,16,32", 16, 2
+	out := filepath.Join(t.TempDir(), "bundle")
+	formats, dirs := "deepfashion-attr,deepfashion-inshop", filepath.Join(data, "attr")+","+filepath.Join(data, "inshop")
+	var stdout bytes.Buffer
+	cmd := &cobra.Command{}
+	cmd.SetOut(&stdout)
+	cmd.SetContext(t.Context())
+	err := trainFashionNet(cmd, fashionNetTrainArgs{
+		data: dirs, format: formats, out: out, steps: 3, batch: 8, lr: 1e-3, seed: 1,
+		asJSON: true, checkpointEvery: time.Minute, net: net,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum map[string]any
+	if err := json.Unmarshal(stdout.Bytes(), &sum); err != nil {
+		t.Fatalf("train --json printed %q: %v", stdout.String(), err)
+	}
+
+	stdout.Reset()
+	if err := evalFashionNet(cmd, out, formats, dirs, "test", true); err != nil {
+		t.Fatal(err)
+	}
+	var res map[string]json.RawMessage
+	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
+		t.Fatalf("eval --json printed %q: %v", stdout.String(), err)
+	}
+	for _, section := range []string{"category", "attributes", "landmarks", "inshop"} {
+		if _, ok := res[section]; !ok {
+			t.Errorf("eval --json has no %q section: %s", section, stdout.String())
+		}
+	}
+	if _, ok := res["c2s"]; ok {
+		t.Errorf("eval --json has a c2s section without Consumer-to-shop data: %s", stdout.String())
+	}
+
+	err = evalFashionNet(cmd, out, "deepfashion2", filepath.Join(data, "scenes"), "test", true)
+	if code := exitCode(err); code != 2 {
+		t.Errorf("eval on an unsupported format: exit status %d (%v), want 2", code, err)
+	}
+}
+
+// exitCode is the status run would exit with for err.
+func exitCode(err error) int {
+	if err == nil {
+		return 0
+	}
+	if ee, ok := err.(*exitError); ok {
+		return ee.code
+	}
+	return 1
+}

@@ -1,0 +1,130 @@
+package fashionnet
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/atelier-ml/atelier/nn"
+)
+
+// Attribute loss kinds (Config.AttributeLoss).
+const (
+	// RankingLoss is the seed's multi-label ranking loss (losses.Ranking).
+	RankingLoss = "ranking"
+	// WeightedBCE is binary cross-entropy weighted by label frequency (losses.WeightedBCE).
+	WeightedBCE = "weighted-bce"
+)
+
+// Triplet mining kinds (Config.Mining).
+const (
+	// HardMining takes each anchor's closest negative in the batch.
+	HardMining = "hard"
+	// RandomMining takes a random negative, for the ablation.
+	RandomMining = "random"
+)
+
+// Config is FashionNet's architecture and training objective. It is stored in the bundle, so a
+// loaded network is rebuilt exactly as it was trained.
+type Config struct {
+	// Backbone is the shared convolutional trunk; its InputSize is the side of the square garment
+	// crops the network takes.
+	Backbone nn.BackboneConfig `json:"backbone"`
+	// Margin is the context kept around a garment's box when it is cropped, as a fraction of
+	// the box size on each side.
+	Margin float64 `json:"margin"`
+	// PoolStage is the backbone stage (0..3, strides 4, 8, 16, 32) whose features are sampled at
+	// the landmarks; LandmarkStage the stage the landmark branch regresses from.
+	PoolStage     int `json:"pool_stage"`
+	LandmarkStage int `json:"landmark_stage"`
+	// GlobalDim, LocalDim and FusedDim size the global branch, the landmark-pooled branch and
+	// their fusion; LandmarkDim the hidden layer of the landmark branch.
+	GlobalDim   int `json:"global_dim"`
+	LocalDim    int `json:"local_dim"`
+	FusedDim    int `json:"fused_dim"`
+	LandmarkDim int `json:"landmark_dim"`
+	// EmbeddingDim is the size of the L2-normalised identity embedding.
+	EmbeddingDim int `json:"embedding_dim"`
+	// VisibilityClasses is 3 (visible, occluded, truncated) or 2 (visible or not).
+	VisibilityClasses int `json:"visibility_classes"`
+	// LandmarkPooling turns the landmark-pooled branch on (off only for the ablation: the heads
+	// then see the global features alone).
+	LandmarkPooling bool `json:"landmark_pooling"`
+	// PoolAtTruth pools at the labeled landmarks instead of the predicted ones while training.
+	PoolAtTruth bool `json:"pool_at_truth"`
+
+	// AttributeLoss is RankingLoss or WeightedBCE; Mining is HardMining or RandomMining.
+	AttributeLoss string `json:"attribute_loss"`
+	Mining        string `json:"mining"`
+	// TripletMargin is the margin of the triplet loss, in embedding distance.
+	TripletMargin float64 `json:"triplet_margin"`
+	// Weights of the loss terms.
+	Weights LossWeights `json:"weights"`
+	// LandmarkSteps is the length of the first training stage, in which only the landmark branch
+	// learns (the paper's schedule); 0 trains every branch jointly from the start.
+	LandmarkSteps int `json:"landmark_steps"`
+	// ViewsPerItem is K of the P items x K views batches built when the data has item ids.
+	ViewsPerItem int `json:"views_per_item"`
+}
+
+// LossWeights weighs the terms of the training loss.
+type LossWeights struct {
+	Landmarks  float64 `json:"landmarks"`
+	Visibility float64 `json:"visibility"`
+	Category   float64 `json:"category"`
+	Attributes float64 `json:"attributes"`
+	Triplet    float64 `json:"triplet"`
+}
+
+// DefaultConfig is the network `atelier train fashionnet` trains: 128x128 crops on the default
+// backbone, pooling at stride 8, ranking loss, hard negatives, joint training.
+func DefaultConfig() Config {
+	return Config{
+		Backbone:          nn.DefaultBackbone(),
+		Margin:            0.1,
+		PoolStage:         1,
+		LandmarkStage:     2,
+		GlobalDim:         512,
+		LocalDim:          256,
+		FusedDim:          512,
+		LandmarkDim:       256,
+		EmbeddingDim:      128,
+		VisibilityClasses: 3,
+		LandmarkPooling:   true,
+		AttributeLoss:     RankingLoss,
+		Mining:            HardMining,
+		TripletMargin:     0.2,
+		Weights:           LossWeights{Landmarks: 5, Visibility: 0.5, Category: 1, Attributes: 1, Triplet: 1},
+		ViewsPerItem:      4,
+	}
+}
+
+// Validate reports a configuration that cannot be built or trained.
+func (c Config) Validate() error {
+	if err := c.Backbone.Validate(); err != nil {
+		return err
+	}
+	var errs []error
+	check := func(ok bool, format string, args ...any) {
+		if !ok {
+			errs = append(errs, fmt.Errorf(format, args...))
+		}
+	}
+	check(c.Margin >= 0 && c.Margin <= 1, "crop margin %g: want 0..1", c.Margin)
+	check(c.PoolStage >= 0 && c.PoolStage <= 3, "pool stage %d: want 0..3", c.PoolStage)
+	check(c.LandmarkStage >= 0 && c.LandmarkStage <= 3, "landmark stage %d: want 0..3", c.LandmarkStage)
+	check(c.GlobalDim > 0 && c.LocalDim > 0 && c.FusedDim > 0 && c.LandmarkDim > 0 && c.EmbeddingDim > 0,
+		"layer sizes must be positive (global %d, local %d, fused %d, landmark %d, embedding %d)",
+		c.GlobalDim, c.LocalDim, c.FusedDim, c.LandmarkDim, c.EmbeddingDim)
+	check(c.VisibilityClasses == 2 || c.VisibilityClasses == 3, "visibility classes %d: want 2 or 3", c.VisibilityClasses)
+	check(c.AttributeLoss == RankingLoss || c.AttributeLoss == WeightedBCE, "attribute loss %q: want %q or %q", c.AttributeLoss, RankingLoss, WeightedBCE)
+	check(c.Mining == HardMining || c.Mining == RandomMining, "triplet mining %q: want %q or %q", c.Mining, HardMining, RandomMining)
+	check(c.TripletMargin > 0, "triplet margin %g: want > 0", c.TripletMargin)
+	w := c.Weights
+	check(w.Landmarks >= 0 && w.Visibility >= 0 && w.Category >= 0 && w.Attributes >= 0 && w.Triplet >= 0, "loss weights must not be negative: %+v", w)
+	check(c.LandmarkSteps >= 0, "landmark stage steps %d: want >= 0", c.LandmarkSteps)
+	check(c.ViewsPerItem >= 2, "views per item %d: want >= 2 (the triplet loss needs positives)", c.ViewsPerItem)
+	if len(errs) > 0 {
+		return fmt.Errorf("fashionnet config: %w", errors.Join(errs...))
+	}
+	return nil
+}

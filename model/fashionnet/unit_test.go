@@ -1,0 +1,296 @@
+package fashionnet
+
+import (
+	"image"
+	"image/png"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gomlx/gomlx/core/graph"
+
+	"github.com/atelier-ml/atelier/dataset"
+	"github.com/atelier-ml/atelier/fashion"
+	"github.com/atelier-ml/atelier/imageio"
+	"github.com/atelier-ml/atelier/model"
+)
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		name   string
+		change func(*Config)
+		want   string // part of the error; "" for a valid config
+	}{
+		{"default", func(*Config) {}, ""},
+		{"tiny", func(c *Config) { *c = tinyConfig() }, ""},
+		{"attribute loss", func(c *Config) { c.AttributeLoss = "hinge" }, "attribute loss"},
+		{"mining", func(c *Config) { c.Mining = "semi" }, "mining"},
+		{"visibility", func(c *Config) { c.VisibilityClasses = 4 }, "visibility"},
+		{"views", func(c *Config) { c.ViewsPerItem = 1 }, "views"},
+		{"pool stage", func(c *Config) { c.PoolStage = 4 }, "pool stage"},
+		{"weights", func(c *Config) { c.Weights.Triplet = -1 }, "weights"},
+		{"input size", func(c *Config) { c.Backbone.InputSize = 100 }, "input size"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := DefaultConfig()
+			tt.change(&cfg)
+			err := cfg.Validate()
+			switch {
+			case tt.want == "" && err != nil:
+				t.Errorf("unexpected error %v", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Errorf("error %v, want one about %q", err, tt.want)
+			}
+		})
+	}
+}
+
+// TestExpand checks the P items x K views batches: same size, no repeats, and every example
+// of an item with several views has a positive beside it.
+func TestExpand(t *testing.T) {
+	cfg := tinyConfig()
+	cfg.ViewsPerItem = 3
+	var samples []dataset.Sample
+	for i := range 30 {
+		g := dataset.Garment{}
+		if i < 24 {
+			g.ItemID = string(rune('a' + i/4)) // 6 items of 4 views; the last 6 have no id
+		}
+		samples = append(samples, dataset.Sample{Image: "x", Split: dataset.Train, Garments: []dataset.Garment{g}})
+	}
+	ex := NewExamples(cfg, 1, []*dataset.Dataset{{Samples: samples}}, dataset.Train)
+	if !ex.HasItems() {
+		t.Fatal("HasItems is false")
+	}
+	rng := rand.New(rand.NewPCG(1, 1))
+	for range 20 {
+		idx := rng.Perm(ex.Len())[:12]
+		got := ex.expand(idx, rng)
+		if len(got) != len(idx) {
+			t.Fatalf("expand gave %d examples for %d", len(got), len(idx))
+		}
+		seen := map[int]bool{}
+		perItem := map[int32]int{}
+		for _, i := range got {
+			if seen[i] {
+				t.Fatalf("example %d twice in %v", i, got)
+			}
+			seen[i] = true
+			if item := ex.At(i).Item; item >= 0 {
+				perItem[item]++
+			}
+		}
+		// Only the last item may be cut short by the end of the batch.
+		short := 0
+		for _, n := range perItem {
+			if n < 2 {
+				short++
+			}
+		}
+		if short > 1 {
+			t.Errorf("batch %v has %d items without a positive", got, short)
+		}
+	}
+}
+
+// TestFlipSwapsLandmarks checks that a flipped training crop swaps left and right slots: the
+// left collar stays on the same side of the right collar, and carries the other one's
+// visibility.
+func TestFlipSwapsLandmarks(t *testing.T) {
+	dir := t.TempDir()
+	img := image.NewRGBA(image.Rect(0, 0, 100, 80))
+	for i := range img.Pix {
+		img.Pix[i] = uint8(i)
+	}
+	f, err := os.Create(filepath.Join(dir, "a.png"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := png.Encode(f, img); err != nil {
+		t.Fatal(err)
+	}
+	_ = f.Close()
+	g := dataset.Garment{Box: [4]float32{10, 10, 90, 70}, HasBox: true}
+	g.Landmarks[fashion.LeftCollar] = dataset.Point{X: 30, Y: 20, Vis: dataset.Visible, Labeled: true}
+	g.Landmarks[fashion.RightCollar] = dataset.Point{X: 70, Y: 20, Vis: dataset.Occluded, Labeled: true}
+	d := &dataset.Dataset{Root: dir, Samples: []dataset.Sample{{Image: "a.png", Split: dataset.Train, Garments: []dataset.Garment{g}}}}
+	ex := NewExamples(tinyConfig(), 1, []*dataset.Dataset{d}, dataset.Train)
+	flips := 0
+	for seed := range uint64(16) {
+		c, err := ex.load(0, rand.New(rand.NewPCG(seed, 0)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, r := c.points[fashion.LeftCollar], c.points[fashion.RightCollar]
+		if !(l[0] < r[0]) {
+			t.Errorf("seed %d: left collar x %.3f not left of right collar x %.3f", seed, l[0], r[0])
+		}
+		if c.vis[fashion.LeftCollar] == dataset.Occluded {
+			flips++
+		}
+		if !c.labeled[fashion.LeftCollar] || !c.labeled[fashion.RightCollar] || c.labeled[fashion.LeftHem] {
+			t.Errorf("seed %d: labeled slots %v", seed, c.labeled)
+		}
+	}
+	if flips == 0 || flips == 16 {
+		t.Errorf("%d of 16 crops flipped, want some", flips)
+	}
+
+	// Without augmentation the crop maps the labels exactly.
+	c, err := ex.load(0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back := toPhoto(c.points, c.toCrop, tinyConfig().Backbone.InputSize)
+	if d := math.Hypot(float64(back[0][0]-30), float64(back[0][1]-20)); d > 1e-3 {
+		t.Errorf("left collar maps back to %v, want (30, 20)", back[0])
+	}
+}
+
+// TestPredictor checks the inference API on the trained fixture: a crop's outputs do not depend
+// on the other crops of the call, are well formed, and landmarks given from outside change
+// what is pooled.
+func TestPredictor(t *testing.T) {
+	f := trained(t)
+	b, err := model.Load(f.out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := NewPredictor(goBackend(t), b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	var crops []Crop
+	for _, s := range f.sets[0].Samples[:3] {
+		img, _, err := imageio.DecodeFile(filepath.Join(f.sets[0].Root, s.Image), imageio.Limits{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, _ := p.CropGarment(img, s.Garments[0].Box)
+		crops = append(crops, Crop{Image: c})
+	}
+	all, err := p.Predict(crops)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, c := range crops {
+		one, err := p.Predict([]Crop{c})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := maxDiff(one[0].Embedding, all[i].Embedding); d > 1e-4 {
+			t.Errorf("crop %d: embedding differs by %g alone and in a batch", i, d)
+		}
+		if d := maxDiff(one[0].Category, all[i].Category); d > 1e-4 {
+			t.Errorf("crop %d: category differs by %g alone and in a batch", i, d)
+		}
+	}
+	pr := all[0]
+	if len(pr.Category) != len(b.Vocabulary.Categories) || len(pr.Attributes) != len(b.Vocabulary.Attributes) ||
+		len(pr.Embedding) != tinyConfig().EmbeddingDim || len(pr.Visibility[0]) != 3 {
+		t.Errorf("prediction sizes: %d categories, %d attributes, %d embedding, %d visibility classes",
+			len(pr.Category), len(pr.Attributes), len(pr.Embedding), len(pr.Visibility[0]))
+	}
+	norm, sum := 0.0, 0.0
+	for _, v := range pr.Embedding {
+		norm += float64(v) * float64(v)
+	}
+	for _, v := range pr.Category {
+		sum += float64(v)
+	}
+	if math.Abs(norm-1) > 1e-4 || math.Abs(sum-1) > 1e-4 {
+		t.Errorf("embedding norm² %g and category probabilities sum %g, want 1", norm, sum)
+	}
+	var corners [fashion.NumLandmarks][2]float32
+	for l := range corners {
+		corners[l] = [2]float32{float32(l % 2), float32(l / 4)}
+	}
+	given, err := p.Predict([]Crop{{Image: crops[0].Image, Landmarks: &corners}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if maxDiff(given[0].Embedding, pr.Embedding) == 0 {
+		t.Error("pooling at given landmarks changed nothing")
+	}
+	if _, err := p.Predict([]Crop{{}}); err == nil {
+		t.Error("a crop without an image was accepted")
+	}
+}
+
+func maxDiff(a, b []float32) float64 {
+	d := 0.0
+	for i := range a {
+		d = max(d, math.Abs(float64(a[i]-b[i])))
+	}
+	return d
+}
+
+// TestStagedLoss checks the training objective's weighting: in the first stage only the
+// landmark terms count; afterwards every term counts with its weight.
+func TestStagedLoss(t *testing.T) {
+	cfg := tinyConfig()
+	cfg.Weights = LossWeights{Landmarks: 2, Visibility: 0.5, Category: 3, Attributes: 0.25, Triplet: 4}
+	terms := objective(cfg, nil, nil)
+	loss := lossFn(cfg, terms)
+	const b, na, nc = 4, 5, 6
+	rng := rand.New(rand.NewPCG(7, 7))
+	randoms := func(n int, scale float32) []float32 {
+		v := make([]float32, n)
+		for i := range v {
+			v[i] = scale * (2*rng.Float32() - 1)
+		}
+		return v
+	}
+	attrs := make([]float32, b*na)
+	for i := range attrs {
+		attrs[i] = float32(i%3 - 1)
+	}
+	labeled := make([]float32, b*8)
+	for i := range labeled {
+		labeled[i] = float32(i % 2)
+	}
+	for _, stage := range []float32{0, 1} {
+		var want float64
+		got := graph.MustExecOnceN(goBackend(t), func(g *graph.Graph) []*graph.Node {
+			labels := []*graph.Node{
+				graph.Const(g, []int32{0, 2, -1, 5}),
+				graph.Reshape(graph.Const(g, attrs), b, na),
+				graph.Reshape(graph.Const(g, randoms(b*16, 1)), b, 8, 2),
+				graph.Reshape(graph.Const(g, labeled), b, 8),
+				graph.Reshape(graph.Const(g, []int32{0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1, 2, 0, 1}), b, 8),
+				graph.Const(g, []int32{1, 1, 2, 2}),
+			}
+			emb := graph.Reshape(graph.Const(g, randoms(b*3, 1)), b, 3)
+			preds := []*graph.Node{
+				graph.Reshape(graph.Const(g, randoms(b*nc, 2)), b, nc),
+				graph.Reshape(graph.Const(g, randoms(b*na, 2)), b, na),
+				graph.Reshape(graph.Const(g, randoms(b*16, 1)), b, 8, 2),
+				graph.Reshape(graph.Const(g, randoms(b*8*3, 2)), b, 8, 3),
+				graph.Div(emb, graph.Sqrt(graph.ReduceAndKeep(graph.Square(emb), graph.ReduceSum, -1))),
+				graph.Const(g, stage),
+			}
+			out := []*graph.Node{loss(labels, preds)}
+			for _, term := range terms {
+				out = append(out, term.fn(labels, preds))
+			}
+			return out
+		})
+		for i, term := range terms {
+			v := float64(got[i+1].Value().(float32))
+			if v <= 0 {
+				t.Fatalf("%s is %g on random inputs, want > 0", term.Name, v)
+			}
+			if term.Landmark || stage == 1 {
+				want += term.weight(cfg.Weights) * v
+			}
+		}
+		if total := float64(got[0].Value().(float32)); math.Abs(total-want) > 1e-4*want {
+			t.Errorf("stage %v: loss %g, want %g", stage, total, want)
+		}
+	}
+}

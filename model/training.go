@@ -1,0 +1,65 @@
+package model
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/gomlx/compute"
+	mlmodel "github.com/gomlx/gomlx/ml/model"
+
+	"github.com/atelier-ml/atelier/dataset"
+	"github.com/atelier-ml/atelier/train"
+)
+
+// Trained is a finished run of the training loop on one of a bundle's networks.
+type Trained struct {
+	// Config is the run's configuration, with its Dir and Name filled in.
+	Config train.Config
+	Result *train.Result
+	// Store holds the trained variables (and the optimizer's state).
+	Store *mlmodel.Store
+	// Samples is the number of training examples.
+	Samples int
+}
+
+// RunTraining trains the network of task with train.Run on a new store seeded with tc.Seed. The
+// loop keeps its checkpoints and curves in bundleDir/trainingDir (slash-separated); tc.Name
+// defaults to task.
+func RunTraining(ctx context.Context, backend compute.Backend, task, bundleDir, trainingDir string, tc train.Config,
+	modelFn train.ModelFn, lossFn train.LossFn, src train.Source) (*Trained, error) {
+	tc.Dir = filepath.Join(bundleDir, filepath.FromSlash(trainingDir))
+	if tc.Name == "" {
+		tc.Name = task
+	}
+	store := train.InitStore(tc.Seed)
+	res, err := train.Run(ctx, backend, store, modelFn, lossFn, src, tc)
+	if err != nil {
+		return nil, err
+	}
+	return &Trained{Config: tc, Result: res, Store: store, Samples: src.Len()}, nil
+}
+
+// String tells how many steps the run did and how fast.
+func (t *Trained) String() string {
+	r := t.Result
+	return fmt.Sprintf("trained %d steps in %s (%.2f s/step)",
+		r.Step, r.Elapsed.Round(time.Second), r.Elapsed.Seconds()/float64(max(r.StepsRun, 1)))
+}
+
+// Training describes the run for bundle.json, given what the loop does not know: the data
+// (trained on its train split), the augmentation and the backend. Epochs is 0 when the run was
+// bounded by steps.
+func (t *Trained) Training(data, format, augmentation, backend string) Training {
+	tc, r := t.Config, t.Result
+	epochs := tc.Epochs
+	if tc.Steps > 0 {
+		epochs = 0
+	}
+	return Training{
+		Dataset: data, Format: format, Split: string(dataset.Train), Samples: t.Samples,
+		Augmentation: augmentation, Epochs: epochs, Steps: r.Step, BatchSize: tc.BatchSize,
+		LearningRate: tc.LearningRate, Seed: tc.Seed, Backend: backend, Seconds: r.TotalElapsed.Seconds(),
+	}
+}
