@@ -70,13 +70,21 @@ func Backbone(scope *model.Scope, cfg BackboneConfig, images *Node) []*Node {
 	return patchNet(scope, cfg, images)
 }
 
-// convBN is a bias-free convolution, batch normalization and optional ReLU.
+// convBN is a bias-free convolution, batch normalization and optional ReLU. In inference the
+// normalization's multiplier is folded into the kernel, which saves a pass over the output.
 func convBN(scope *model.Scope, x *Node, out, k, stride int, same, relu bool) *Node {
 	c := Conv2D(scope, x, out, k).Stride(stride).Bias(false)
 	if !same {
 		c = c.Valid()
 	}
-	y := BatchNorm(scope, c.Done())
+	var y *Node
+	if scope.IsTraining(x.Graph()) {
+		y = BatchNorm(scope, c.Done())
+	} else {
+		mul, add := batchNormFold(scope, x.Graph(), x.DType(), out)
+		c.outScale = mul
+		y = Add(c.Done(), perChannel(add, 4))
+	}
 	if relu {
 		y = Relu(y)
 	}
@@ -135,9 +143,11 @@ func ClassifierHead(scope *model.Scope, feat *Node, numClasses int) *Node {
 	return layers.Dense(scope.In("head"), GlobalAvgPool(feat), true, numClasses)
 }
 
-// Relu is max(x, 0) written as a selection: its gradient is one masked copy, where GoMLX's
-// activation.Relu (Max with zeros) spends about seven elementwise passes on the Go backend.
+// Relu is max(x, 0), one pass, with a gradient that is one masked copy: GoMLX's own gradient of
+// Max (as in activation.Relu) spends about seven elementwise passes on the Go backend.
 func Relu(x *Node) *Node {
 	zero := ScalarZero(x.Graph(), x.DType())
-	return Where(GreaterThan(x, zero), x, zero)
+	return withGradient(x, func(x *Node) *Node { return Max(x, zero) }, func(x, _, dy *Node) *Node {
+		return Where(GreaterThan(x, zero), dy, zero)
+	})
 }

@@ -19,7 +19,7 @@ import (
 // bench train-step`, for profiling: go test -run XXX -bench TrainStep -benchtime 3x -cpuprofile.
 func BenchmarkTrainStep(b *testing.B) {
 	const batch, input = 32, 128
-	backend, err := gobackend.New("ops_sequential") // as NewBackend configures it
+	backend, _, err := NewBackend() // GOMLX_BACKEND, or the Go backend as atelier configures it
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -44,6 +44,44 @@ func BenchmarkTrainStep(b *testing.B) {
 		})
 		if err != nil {
 			b.Fatal(err)
+		}
+	}
+	step()
+	b.ResetTimer()
+	for b.Loop() {
+		step()
+	}
+}
+
+// BenchmarkInfer times the inference of the default backbone at the size of `atelier bench infer
+// --input 224`, for profiling like BenchmarkTrainStep.
+func BenchmarkInfer(b *testing.B) {
+	const batch, input = 32, 224
+	backend, _, err := NewBackend()
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg := DefaultBackbone()
+	cfg.InputSize = input
+	exec, err := model.NewExec(backend, model.NewStore(), func(scope *model.Scope, images *graph.Node) *graph.Node {
+		return ClassifierHead(scope, Backbone(scope, cfg, images)[3], 10)
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	images := make([]float32, batch*input*input*3)
+	for i := range images {
+		images[i] = rng.Float32()
+	}
+	x := tensors.FromFlatDataAndDimensions(images, batch, input, input, 3)
+	step := func() {
+		out, err := exec.Call(x)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, t := range out {
+			t.MustFinalizeAll()
 		}
 	}
 	step()
@@ -112,6 +150,7 @@ func BenchmarkConv3x3(b *testing.B) {
 		conv func(x, kernel *graph.Node) *graph.Node
 	}{
 		{"im2col", func(x, k *graph.Node) *graph.Node { return im2colConv(x, k, 1, SamePadding(3)) }},
+		{"row-shift", func(x, k *graph.Node) *graph.Node { return rowShiftConv(x, k, SamePadding(3)) }},
 		{"tap-sum", func(x, k *graph.Node) *graph.Node { return tapSumConv(x, k, SamePadding(3)) }},
 		{"im2col-channels-first", func(x, k *graph.Node) *graph.Node { return channelsFirstConv(x, k, SamePadding(3)) }},
 		{"ConvGeneral", func(x, k *graph.Node) *graph.Node { return nativeConv(x, k, 1, SamePadding(3)) }},

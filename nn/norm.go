@@ -1,6 +1,7 @@
 package nn
 
 import (
+	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/compute/shapes"
 	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck // GoMLX's graph DSL reads best unqualified.
 	"github.com/gomlx/gomlx/ml/model"
@@ -19,26 +20,18 @@ const (
 // the running statistics. It is built from reductions and elementwise operations, so it needs no
 // backend BatchNorm op. Variables ("scale", "offset", "mean", "variance") live in "batch_norm".
 func BatchNorm(scope *model.Scope, x *Node) *Node {
-	scope = scope.In("batch_norm")
 	g := x.Graph()
 	c := x.Shape().Dim(-1)
-	vshape := shapes.Make(x.DType(), c)
-	scale := scope.WithInitializer(initializer.One).VariableWithShape("scale", vshape).NodeValue(g)
-	offset := scope.WithInitializer(initializer.Zero).VariableWithShape("offset", vshape).NodeValue(g)
-	meanVar := scope.WithInitializer(initializer.Zero).VariableWithShape("mean", vshape).SetTrainable(false)
-	varVar := scope.WithInitializer(initializer.One).VariableWithShape("variance", vshape).SetTrainable(false)
-
 	if !scope.IsTraining(g) {
-		// Fold everything into one multiply-add per element.
-		mul := Mul(scale, Rsqrt(AddScalar(varVar.NodeValue(g), BatchNormEpsilon)))
-		add := Sub(offset, Mul(meanVar.NodeValue(g), mul))
+		mul, add := batchNormFold(scope, g, x.DType(), c)
 		return Add(Mul(x, perChannel(mul, x.Rank())), perChannel(add, x.Rank()))
 	}
+	scale, offset, meanVar, varVar := batchNormVars(scope, g, x.DType(), c)
 	n := x.Shape().Size() / c
 	flat := Reshape(x, n, c)
-	mean := ReduceMean(flat, 0)
+	mean := MulScalar(sumRows(flat), 1/float64(n))
 	centered := Sub(flat, perChannel(mean, 2))
-	variance := ReduceMean(Square(centered), 0)
+	variance := MulScalar(sumRows(Square(centered)), 1/float64(n))
 	mul := Div(scale, Sqrt(AddScalar(variance, BatchNormEpsilon)))
 	y := Add(Mul(centered, perChannel(mul, 2)), perChannel(offset, 2))
 
@@ -54,6 +47,38 @@ func BatchNorm(scope *model.Scope, x *Node) *Node {
 		u.v.SetNodeValue(Add(MulScalar(old, 1-BatchNormMomentum), MulScalar(StopGradient(u.batch), BatchNormMomentum)))
 	}
 	return Reshape(y, x.Shape().Dimensions...)
+}
+
+// batchNormVars creates or fetches BatchNorm's variables for c channels in scope's sub-scope
+// "batch_norm": the values of scale and offset, and the running mean and variance.
+func batchNormVars(scope *model.Scope, g *Graph, dtype dtypes.DType, c int) (scale, offset *Node, mean, variance *model.Variable) {
+	scope = scope.In("batch_norm")
+	vshape := shapes.Make(dtype, c)
+	scale = scope.WithInitializer(initializer.One).VariableWithShape("scale", vshape).NodeValue(g)
+	offset = scope.WithInitializer(initializer.Zero).VariableWithShape("offset", vshape).NodeValue(g)
+	mean = scope.WithInitializer(initializer.Zero).VariableWithShape("mean", vshape).SetTrainable(false)
+	variance = scope.WithInitializer(initializer.One).VariableWithShape("variance", vshape).SetTrainable(false)
+	return scale, offset, mean, variance
+}
+
+// batchNormFold returns BatchNorm's inference as one per-channel multiply-add, y = x*mul + add,
+// from the running statistics.
+func batchNormFold(scope *model.Scope, g *Graph, dtype dtypes.DType, c int) (mul, add *Node) {
+	scale, offset, mean, variance := batchNormVars(scope, g, dtype, c)
+	mul = Mul(scale, Rsqrt(AddScalar(variance.NodeValue(g), BatchNormEpsilon)))
+	return mul, Sub(offset, Mul(mean.NodeValue(g), mul))
+}
+
+// sumRows sums x [N, C] over N into [C] as a multiplication by a row of ones, which the Go
+// backend runs on its SIMD matrix kernels on every core where ReduceSum is a scalar loop on one.
+// Its gradient is the broadcast of the output gradient, as for ReduceSum. Measured in BatchNorm
+// (go test -bench TrainStep ./nn/): train step 0.80-0.87 s with ReduceMean, 0.75-0.79 s with it.
+func sumRows(x *Node) *Node {
+	n, c := x.Shape().Dim(0), x.Shape().Dim(1)
+	ones := Ones(x.Graph(), shapes.Make(x.DType(), 1, n))
+	return withGradient(x, func(x *Node) *Node {
+		return Reshape(DotGeneral(ones, []int{1}, nil, x, []int{0}, nil), c)
+	}, func(_, _, dy *Node) *Node { return BroadcastToDims(Reshape(dy, 1, c), n, c) })
 }
 
 // LayerNorm normalizes x [..., C] over its last axis (each position of a feature map on its own)

@@ -127,3 +127,28 @@ func TestGroupAndLayerNorm(t *testing.T) {
 		}
 	}
 }
+
+// TestBatchNormGradient checks the training gradient of BatchNorm (whose sums are matrix
+// multiplications with their own gradient) against GoMLX's derivation of the plain formula.
+func TestBatchNormGradient(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	x, w := randTensor(rng, 4, 3, 5, 6), randTensor(rng, 4, 3, 5, 6)
+	exec, err := model.NewExec(testBackend(t), model.NewStore(), func(scope *model.Scope, x, w *Node) []*Node {
+		scope.Store().SetTraining(x.Graph(), true)
+		got := Gradient(ReduceAllSum(Mul(BatchNorm(scope, x), w)), x)[0]
+		mean := ReduceAndKeep(x, ReduceMean, 0, 1, 2)
+		centered := Sub(x, mean)
+		ref := Div(centered, Sqrt(AddScalar(ReduceAndKeep(Square(centered), ReduceMean, 0, 1, 2), BatchNormEpsilon)))
+		return []*Node{got, Gradient(ReduceAllSum(Mul(ref, w)), x)[0]}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Call(x, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := maxAbsDiff(t, flat(out[0]), flat(out[1])); d > 1e-4 {
+		t.Errorf("BatchNorm gradient differs from the reference by %g", d)
+	}
+}
