@@ -32,7 +32,8 @@ const (
 // NewBackend creates the compute backend for the whole program and returns it with its
 // configuration string ("go", "xla:cpu", "xla:cuda", ...).
 //
-// GOMLX_BACKEND, when set, is honoured as is (e.g. "go", "xla:cuda", "xla:/abs/path/plugin.so").
+// GOMLX_BACKEND, when set, is honoured (e.g. "go", "xla:cuda", "xla:/abs/path/plugin.so"); a bare
+// "go" gets goConfig's worker limit.
 // Otherwise XLA is used only when a PJRT plugin file is present on the search paths
 // (PJRT_PLUGIN_LIBRARY_PATH, ~/.local/lib/go-xla, /usr/local/lib/go-xla, LD_LIBRARY_PATH), and the
 // pure Go backend (goConfig) in every other case. It never downloads a plugin, so it cannot hang offline.
@@ -40,11 +41,15 @@ const (
 func NewBackend() (compute.Backend, string, error) {
 	config, fromEnv := os.LookupEnv(compute.ConfigEnvVar)
 	reason := "from $" + compute.ConfigEnvVar
-	if !fromEnv || config == "" {
+	switch {
+	case !fromEnv || config == "":
 		config, reason = goConfig, "no PJRT plugin found"
 		if plugins := xlaPlugins(); len(plugins) > 0 {
 			config, reason = "xla:"+plugins[0], "PJRT plugin found"
 		}
+	case config == "go":
+		// The bare Go backend's default worker limit can deadlock (see goConfig).
+		config, reason = goConfig, reason+", with the worker limit that avoids compute's deadlock"
 	}
 	name, _, _ := strings.Cut(config, ":")
 	if !slices.Contains(compute.List(), name) {

@@ -6,10 +6,15 @@ import (
 )
 
 func TestNewBackend(t *testing.T) {
-	t.Setenv("GOMLX_BACKEND", "go")
-	b, config, err := NewBackend()
-	if err != nil || config != "go" || !IsGoBackend(b) {
-		t.Fatalf("GOMLX_BACKEND=go: NewBackend() = %v, %q, %v", b, config, err)
+	for _, tc := range []struct{ env, want string }{
+		{"go", goConfig}, // the bare Go backend can deadlock: it gets the worker limit
+		{"go:ops_sequential", "go:ops_sequential"},
+	} {
+		t.Setenv("GOMLX_BACKEND", tc.env)
+		b, config, err := NewBackend()
+		if err != nil || config != tc.want || !IsGoBackend(b) {
+			t.Fatalf("GOMLX_BACKEND=%s: NewBackend() = %v, %q, %v; want config %q", tc.env, b, config, err, tc.want)
+		}
 	}
 
 	t.Setenv("GOMLX_BACKEND", "nosuch")
@@ -19,7 +24,7 @@ func TestNewBackend(t *testing.T) {
 
 	// Unset: XLA only with a plugin on the search paths (never downloaded), else Go.
 	t.Setenv("GOMLX_BACKEND", "")
-	b, config, err = NewBackend()
+	b, config, err := NewBackend()
 	if err != nil {
 		t.Fatal(err)
 	}
