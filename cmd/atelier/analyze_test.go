@@ -25,16 +25,27 @@ import (
 // command's plumbing, not for meaningful garments.
 func writeTinyBundle(t *testing.T) string {
 	t.Helper()
+	dir := filepath.Join(t.TempDir(), "bundle")
+	addTinyDetectorAligner(t, dir)
+	return dir
+}
+
+// addTinyDetectorAligner adds untrained tiny detector and aligner networks to the bundle in dir,
+// creating it when missing.
+func addTinyDetectorAligner(t *testing.T, dir string) {
+	t.Helper()
 	t.Setenv("GOMLX_BACKEND", "go:ops_sequential") // compute v0.1.2 deadlocks when parallel ops nest large matmuls
 	backend, err := compute.NewWithConfig("go:ops_sequential")
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := filepath.Join(t.TempDir(), "bundle")
 	bb := nn.BackboneConfig{Arch: nn.ArchPatch, Widths: [4]int{8, 16, 16, 32}, Depths: [4]int{1, 1, 1, 1}, InputSize: 64}
 	dcfg := detector.Config{Backbone: bb, Neck: 8, Head: 8, Classes: detector.TypeClasses()}
 	acfg := aligner.Config{Backbone: bb, Hidden: 8, Clusters: 2, Margin: 0.1, Step: 0.1}
-	b := model.New(model.Vocabulary{})
+	b, err := model.LoadOrNew(dir, model.Vocabulary{})
+	if err != nil {
+		t.Fatal(err)
+	}
 	norm := model.Normalization{Mean: imageio.ImageNetNorm.Mean, Std: imageio.ImageNetNorm.Std}
 	img := []image.Image{image.NewRGBA(image.Rect(0, 0, 64, 64))}
 
@@ -73,7 +84,6 @@ func writeTinyBundle(t *testing.T) string {
 	if err := b.Save(dir); err != nil {
 		t.Fatal(err)
 	}
-	return dir
 }
 
 func writePNG(t *testing.T, path string, w, h int) {

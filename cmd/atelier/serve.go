@@ -14,7 +14,6 @@ import (
 
 	"github.com/atelier-ml/atelier/analyze"
 	"github.com/atelier-ml/atelier/index"
-	"github.com/atelier-ml/atelier/nn"
 	"github.com/atelier-ml/atelier/server"
 	"github.com/spf13/cobra"
 )
@@ -110,14 +109,11 @@ func defaultDataDir() string {
 // The built-in bundle and the demo catalog filled at first start come with the shipped models
 // (make models); until then --model is required.
 func newAnalyzer(_ context.Context, o serveOptions) (server.Analyzer, error) {
-	if o.model == "" {
-		return nil, errors.New("this build has no built-in model yet: pass --model BUNDLE_DIR (a bundle made by atelier train detector, aligner and fashionnet)")
-	}
-	backend, _, err := nn.NewBackend()
+	p, err := openPipeline(o.model, analyze.Options{})
 	if err != nil {
-		return nil, err
+		return nil, err // a nil *Pipeline must not become a non-nil Analyzer
 	}
-	return analyze.Open(backend, o.model, analyze.Options{})
+	return p, nil
 }
 
 // serve answers HTTP on ln until ctx ends or SIGINT/SIGTERM arrives, then drains the requests in
@@ -187,12 +183,9 @@ type backend struct {
 
 // load opens the catalog index and builds the analyzer.
 func load(ctx context.Context, o serveOptions, build func(context.Context, serveOptions) (server.Analyzer, error), logger *slog.Logger) (*backend, error) {
-	spec := o.index
-	if spec == "" {
-		if err := os.MkdirAll(o.dataDir, 0o755); err != nil {
-			return nil, fmt.Errorf("creating the data dir: %w", err)
-		}
-		spec = filepath.Join(o.dataDir, "catalog.db")
+	spec, err := catalogSpec(o.index, o.dataDir)
+	if err != nil {
+		return nil, err
 	}
 	logger.Info("opening the catalog index", "index", spec)
 	idx, err := index.Open(ctx, spec)
