@@ -32,7 +32,7 @@ func writeTinyBundle(t *testing.T) string {
 
 // addTinyDetectorAligner adds untrained tiny detector and aligner networks to the bundle in dir,
 // creating it when missing.
-func addTinyDetectorAligner(t *testing.T, dir string) {
+func addTinyDetectorAligner(t testing.TB, dir string) {
 	t.Helper()
 	t.Setenv("GOMLX_BACKEND", "go:ops_sequential") // compute v0.1.2 deadlocks when parallel ops nest large matmuls
 	backend, err := compute.NewWithConfig("go:ops_sequential")

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"path/filepath"
 	"slices"
@@ -128,7 +129,7 @@ func runIndex(cmd *cobra.Command, o indexOptions) error {
 		return err
 	}
 	sum := indexSummary{Catalog: o.catalog, Index: spec, Shard: o.shard, Images: len(mine), Bad: []string{}}
-	err = indexEntries(cmd, o, idx, mine, &sum)
+	err = indexEntries(ctx, cmd.ErrOrStderr(), o, idx, mine, &sum)
 	if n, lerr := idx.Len(ctx); lerr == nil {
 		sum.Items = n
 	} else {
@@ -154,9 +155,10 @@ func runIndex(cmd *cobra.Command, o indexOptions) error {
 	return nil
 }
 
-// indexEntries analyses the entries missing from idx and adds them in batches, filling sum.
-func indexEntries(cmd *cobra.Command, o indexOptions, idx index.Index, entries []catalogEntry, sum *indexSummary) error {
-	ctx := cmd.Context()
+// indexEntries analyses the entries missing from idx with the model o.model and adds them in
+// batches of o.batch, filling sum; progress and skipped pictures go to errOut. It serves both
+// `atelier index` and the demo catalog of `atelier serve`.
+func indexEntries(ctx context.Context, errOut io.Writer, o indexOptions, idx index.Index, entries []catalogEntry, sum *indexSummary) error {
 	var todo []catalogEntry
 	for _, e := range entries {
 		_, err := idx.Get(ctx, e.item.ID)
@@ -178,7 +180,6 @@ func indexEntries(cmd *cobra.Command, o indexOptions, idx index.Index, entries [
 	}
 	defer p.Close()
 
-	errOut := cmd.ErrOrStderr()
 	bar := progressbar.NewOptions(len(todo), progressbar.OptionSetWriter(errOut),
 		progressbar.OptionSetDescription("indexing"), progressbar.OptionShowCount(),
 		progressbar.OptionShowIts(), progressbar.OptionSetItsString("images"),

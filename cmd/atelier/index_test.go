@@ -23,7 +23,7 @@ import (
 // writeRetrievalBundle renders a tiny synthetic dataset and makes a bundle of a FashionNet
 // trained for two steps on its In-shop folder plus untrained tiny detector and aligner networks:
 // enough for embeddings, not for meaningful ones. It returns the bundle and the In-shop folder.
-func writeRetrievalBundle(t *testing.T) (bundle, inshop string) {
+func writeRetrievalBundle(t testing.TB) (bundle, inshop string) {
 	t.Helper()
 	t.Setenv("GOMLX_BACKEND", "go:ops_sequential") // see writeTinyBundle
 	data := t.TempDir()

@@ -26,9 +26,9 @@ func init() {
 type serveOptions struct {
 	addr, model, index, dataDir, token string
 	maxBodyMB                          int64
-	maxMegapixels                      float64
+	maxMegapixels, minScore            float64
 	timeout, shutdownTimeout           time.Duration
-	workers, queue                     int
+	workers, queue, demoItems          int
 	logJSON                            bool
 }
 
@@ -43,7 +43,11 @@ func newServeCmd() *cobra.Command {
 Catalog writes need the bearer token of --token or ATELIER_TOKEN; without one they are allowed
 only on a loopback address. Bodies over --max-body-mb, images over --max-megapixels (read from
 their header) and formats other than JPEG, PNG and WebP get a 4xx JSON error; when --workers
-analyses run and --queue more wait, further requests get 503 with Retry-After.`,
+analyses run and --queue more wait, further requests get 503 with Retry-After.
+
+When the default embedded index (DATA_DIR/catalog.db) holds no item but demo items, serve first
+renders the --demo-items synthetic shop items it lacks into DATA_DIR/images/demo and indexes them
+(/readyz answers "not ready" meanwhile); an interrupted fill resumes at the next start.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.token == "" {
@@ -71,6 +75,8 @@ analyses run and --queue more wait, further requests get 503 with Retry-After.`,
 	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 30*time.Second, "time left to requests in flight at shutdown")
 	f.IntVar(&o.workers, "workers", 0, "images analysed at once (default: the number of CPUs)")
 	f.IntVar(&o.queue, "queue", 0, "requests that may wait for a worker before 503 (default: 4 × workers)")
+	f.Float64Var(&o.minScore, "min-score", 0.3, "lowest detection score of a garment")
+	f.IntVar(&o.demoItems, "demo-items", defaultDemoItems, "synthetic shop items put in an empty default index at start (0: none)")
 	f.BoolVar(&o.logJSON, "log-json", false, "write the logs as JSON lines instead of key=value text")
 	return cmd
 }
@@ -84,8 +90,10 @@ func (o serveOptions) check() error {
 		return fmt.Errorf("--max-megapixels must be positive, not %g", o.maxMegapixels)
 	case o.timeout <= 0 || o.shutdownTimeout <= 0:
 		return errors.New("--timeout and --shutdown-timeout must be positive")
-	case o.workers < 0 || o.queue < 0:
-		return errors.New("--workers and --queue cannot be negative")
+	case o.workers < 0 || o.queue < 0 || o.demoItems < 0:
+		return errors.New("--workers, --queue and --demo-items cannot be negative")
+	case o.minScore < 0 || o.minScore > 1:
+		return fmt.Errorf("--min-score must be in [0, 1], not %g", o.minScore)
 	case o.dataDir == "" && o.index == "":
 		return errors.New("give --data-dir or --index: there is no home directory for the default data dir")
 	}
@@ -109,7 +117,7 @@ func defaultDataDir() string {
 // The built-in bundle and the demo catalog filled at first start come with the shipped models
 // (make models); until then --model is required.
 func newAnalyzer(_ context.Context, o serveOptions) (server.Analyzer, error) {
-	p, err := openPipeline(o.model, analyze.Options{})
+	p, err := openPipeline(o.model, analyze.Options{MinScore: float32(o.minScore)})
 	if err != nil {
 		return nil, err // a nil *Pipeline must not become a non-nil Analyzer
 	}
@@ -154,7 +162,7 @@ func serve(ctx context.Context, ln net.Listener, o serveOptions, build func(cont
 
 	served := make(chan error, 1)
 	go func() { served <- s.Serve(ctx, ln) }()
-	idx, err := load(ctx, o, build, logger)
+	idx, err := load(ctx, o, build, logger, imageDir)
 	if err != nil {
 		interrupted := ctx.Err() != nil // a signal during the load is no failure
 		stop()
@@ -181,8 +189,8 @@ type backend struct {
 	items    int
 }
 
-// load opens the catalog index and builds the analyzer.
-func load(ctx context.Context, o serveOptions, build func(context.Context, serveOptions) (server.Analyzer, error), logger *slog.Logger) (*backend, error) {
+// load opens the catalog index, fills the demo catalog when it applies, and builds the analyzer.
+func load(ctx context.Context, o serveOptions, build func(context.Context, serveOptions) (server.Analyzer, error), logger *slog.Logger, imageDir string) (*backend, error) {
 	spec, err := catalogSpec(o.index, o.dataDir)
 	if err != nil {
 		return nil, err
@@ -192,7 +200,14 @@ func load(ctx context.Context, o serveOptions, build func(context.Context, serve
 	if err != nil {
 		return nil, err
 	}
-	n, err := idx.Len(ctx)
+	// The demo needs a model to embed its items; without one, build reports what is missing.
+	if o.index == "" && o.demoItems > 0 && o.model != "" {
+		_, err = fillDemo(ctx, os.Stderr, logger, o, idx, imageDir)
+	}
+	n := 0
+	if err == nil {
+		n, err = idx.Len(ctx)
+	}
 	if err == nil {
 		var a server.Analyzer
 		if a, err = build(ctx, o); err == nil {
