@@ -118,27 +118,27 @@ func nativeConv(x, kernel *Node, stride int, pad [2]int) *Node {
 // padSpatial pads the two spatial axes of x with value, by concatenation: the backend's Pad has
 // no gradient in GoMLX, and concatenation is a block copy on the Go backend.
 func padSpatial(x *Node, pad [2]int, value float64) *Node {
-	if pad == [2]int{} {
-		return x
-	}
-	strip := func(axis, n int) *Node {
+	return padAxis(padAxis(x, 1, pad, value), 2, pad, value)
+}
+
+// padAxis pads one axis of x with pad (low, high) values, by concatenation.
+func padAxis(x *Node, axis int, pad [2]int, value float64) *Node {
+	strip := func(n int) *Node {
 		dims := x.Shape().Clone().Dimensions
 		dims[axis] = n
 		return FillScalar(x.Graph(), shapes.Make(x.DType(), dims...), value)
 	}
-	for axis := 1; axis <= 2; axis++ {
-		parts := []*Node{x}
-		if pad[0] > 0 {
-			parts = append([]*Node{strip(axis, pad[0])}, parts...)
-		}
-		if pad[1] > 0 {
-			parts = append(parts, strip(axis, pad[1]))
-		}
-		if len(parts) > 1 {
-			x = Concatenate(parts, axis)
-		}
+	parts := []*Node{x}
+	if pad[0] > 0 {
+		parts = append([]*Node{strip(pad[0])}, parts...)
 	}
-	return x
+	if pad[1] > 0 {
+		parts = append(parts, strip(pad[1]))
+	}
+	if len(parts) == 1 {
+		return x
+	}
+	return Concatenate(parts, axis)
 }
 
 // shifted returns the (i, j) tap of a k x k window with the given stride over the already padded
@@ -191,16 +191,35 @@ func rowShiftConv(x, kernel *Node, pad [2]int) *Node {
 	// [i, j, C, O] -> [j, C, i, O] -> [k*C, k*O].
 	w := Reshape(TransposeAllAxes(kernel, 1, 2, 0, 3), k*inC, k*outC)
 	z := Reshape(patchMatMul(rows, w), -1, hp, outW, k, outC)
-	var y *Node
-	for i := range k {
-		t := Slice(z, AxisRange(), AxisRange(i, i+outH), AxisRange(), AxisElem(i))
-		if y == nil {
-			y = t
-		} else {
-			y = Add(y, t)
+	return shiftedTapSum(z, outH)
+}
+
+// shiftedTapSum returns y [B, outH, W, O] with y[:, r] = sum over i of z[:, r+i, :, i] for z
+// [B, H, W, k, O]. Its gradient stacks the k row-shifted, zero-padded copies of dy on the tap
+// axis in one concatenation; GoMLX's gradient of the k slices pads each to the full size of z and
+// adds them up. Measured (go test -bench TrainStep ./nn/, interleaved runs): train step median
+// 0.94 -> 0.88 s.
+func shiftedTapSum(z *Node, outH int) *Node {
+	hp, w, k, o := z.Shape().Dim(1), z.Shape().Dim(2), z.Shape().Dim(3), z.Shape().Dim(4)
+	return withGradient(z, func(z *Node) *Node {
+		var y *Node
+		for i := range k {
+			t := Slice(z, AxisRange(), AxisRange(i, i+outH), AxisRange(), AxisElem(i))
+			if y == nil {
+				y = t
+			} else {
+				y = Add(y, t)
+			}
 		}
-	}
-	return Reshape(y, -1, outH, outW, outC)
+		return Reshape(y, -1, outH, w, o)
+	}, func(_, _, dy *Node) *Node {
+		dy = Reshape(dy, -1, outH, w, 1, o)
+		taps := make([]*Node, k)
+		for i := range taps {
+			taps[i] = padAxis(dy, 1, [2]int{i, hp - outH - i}, 0)
+		}
+		return Concatenate(taps, 3)
+	})
 }
 
 // patchMatMul multiplies patches [B, H, W, K] by w [K, O] into [B, H, W, O], with a weight
