@@ -26,6 +26,15 @@ func (v Value) MarshalJSON() ([]byte, error) {
 	return json.Marshal(f)
 }
 
+// UnmarshalJSON reads a number, or null as NaN (an undefined metric stays undefined).
+func (v *Value) UnmarshalJSON(data []byte) error {
+	if string(data) == "null" {
+		*v = Value(math.NaN())
+		return nil
+	}
+	return json.Unmarshal(data, (*float64)(v))
+}
+
 // rank returns the 0-based position of entry i when scores are sorted in decreasing order, ties
 // placed by lower index first (as a stable descending sort would place them). So entry i is among
 // the k best exactly when rank < k.

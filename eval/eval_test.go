@@ -293,3 +293,23 @@ func TestFashionNetResultOmitsMissingSections(t *testing.T) {
 		t.Errorf("JSON %s, want %s", got, want)
 	}
 }
+
+// TestValueJSON round-trips metrics through JSON: an undefined one is null and reads back as NaN.
+func TestValueJSON(t *testing.T) {
+	for _, v := range []Value{0, 0.25, Value(math.NaN())} {
+		data, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got Value
+		if err := json.Unmarshal(data, &got); err != nil {
+			t.Fatal(err)
+		}
+		if math.IsNaN(float64(v)) != math.IsNaN(float64(got)) || (!math.IsNaN(float64(v)) && got != v) {
+			t.Errorf("%v -> %s -> %v", v, data, got)
+		}
+	}
+	if data, _ := json.Marshal(Value(math.Inf(1))); string(data) != "null" {
+		t.Errorf("+Inf -> %s, want null", data)
+	}
+}

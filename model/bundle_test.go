@@ -127,3 +127,43 @@ func TestLoadErrors(t *testing.T) {
 		t.Error("loading an empty directory succeeded")
 	}
 }
+
+// TestSaveTrainedKeepsConcurrentNetworks trains two networks into one directory at once: each
+// training loaded the bundle before the other saved, and both networks must survive.
+func TestSaveTrainedKeepsConcurrentNetworks(t *testing.T) {
+	backend, err := compute.NewWithConfig("go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := mlmodel.NewStore()
+	run(t, backend, store, [][]float32{{1, 2}})
+	dir := t.TempDir()
+	vocab := VocabularyOf(fashion.Vocabulary{Categories: fashion.Categories[:3]}, true)
+	// The second training starts before the first (which sets the vocabulary) saves.
+	second, err := LoadOrNew(dir, Vocabulary{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := LoadOrNew(dir, vocab)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []struct {
+		b    *Bundle
+		task string
+	}{{first, TaskDetector}, {second, TaskAligner}} {
+		if err := s.b.SaveTrained(dir, &Network{Task: s.task}, map[string]int{"width": 3}, nil, store, "/net"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(b.Tasks, ","); got != TaskAligner+","+TaskDetector {
+		t.Errorf("tasks %q, want both networks", got)
+	}
+	if len(b.Vocabulary.Categories) != 3 {
+		t.Errorf("the vocabulary lost its categories: %+v", b.Vocabulary)
+	}
+}

@@ -78,7 +78,28 @@ func (b *Bundle) SaveTrained(dir string, net *Network, cfg, metrics any, store *
 	if err := b.SaveNetwork(dir, net, store, scope); err != nil {
 		return err
 	}
+	// Trainings of other networks may have saved into dir since b was loaded: keep their entries,
+	// which describe the checkpoints now on disk, and the parts of the vocabulary this one leaves.
+	if disk, err := Load(dir); err == nil {
+		for task, n := range disk.Networks {
+			if task != net.Task {
+				b.Networks[task] = n
+			}
+		}
+		v := &b.Vocabulary
+		v.Categories = orElse(v.Categories, disk.Vocabulary.Categories)
+		v.Attributes = orElse(v.Attributes, disk.Vocabulary.Attributes)
+		v.Landmarks = orElse(v.Landmarks, disk.Vocabulary.Landmarks)
+	}
 	return b.Save(dir)
+}
+
+// orElse returns s, or other when s is empty.
+func orElse[T any](s, other []T) []T {
+	if len(s) == 0 {
+		return other
+	}
+	return s
 }
 
 // BatchTensor normalises imgs (each size x size pixels) into an NHWC tensor of padded images,

@@ -190,7 +190,7 @@ type Options struct {
 }
 
 // TrainingDir is where Train keeps checkpoints and curves inside the bundle directory.
-const TrainingDir = "training"
+const TrainingDir = "training/classifier"
 
 // Train trains the classifier on the train split of d, evaluates it on the test split and writes
 // the bundle to opts.Out. When ctx is cancelled it stops after a checkpoint (resume with

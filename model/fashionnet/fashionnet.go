@@ -31,7 +31,7 @@ import (
 )
 
 // TrainingDir is where Train keeps checkpoints and curves inside the bundle directory.
-const TrainingDir = "training-fashionnet"
+const TrainingDir = "training/fashionnet"
 
 // Options set up Train.
 type Options struct {
@@ -159,13 +159,12 @@ func Train(ctx context.Context, backend compute.Backend, sets []*dataset.Dataset
 	return &Report{Run: run, Metrics: metrics}, nil
 }
 
-// compatible checks that an existing bundle's other networks share the new vocabulary's
-// categories, since a bundle has one vocabulary.
+// compatible checks that a classifier already in the bundle shares the new vocabulary's
+// categories, since a bundle has one vocabulary (the detector keeps its classes in its config
+// and the aligner uses the landmarks alone).
 func compatible(b *model.Bundle, vocab model.Vocabulary) error {
-	for task := range b.Networks {
-		if task != model.TaskFashionNet && !slices.Equal(b.Vocabulary.Categories, vocab.Categories) {
-			return fmt.Errorf("the bundle's %s network has other categories than this data", task)
-		}
+	if _, ok := b.Networks[model.TaskClassifier]; ok && !slices.Equal(b.Vocabulary.Categories, vocab.Categories) {
+		return fmt.Errorf("the bundle's %s network has other categories than this data", model.TaskClassifier)
 	}
 	return nil
 }
