@@ -149,8 +149,8 @@ func BenchmarkConv3x3(b *testing.B) {
 		name string
 		conv func(x, kernel *graph.Node) *graph.Node
 	}{
-		{"im2col", func(x, k *graph.Node) *graph.Node { return im2colConv(x, k, 1, SamePadding(3)) }},
-		{"row-shift", func(x, k *graph.Node) *graph.Node { return rowShiftConv(x, k, SamePadding(3)) }},
+		{"im2col", func(x, k *graph.Node) *graph.Node { return im2colConv(x, k, 1, SamePadding(3), true) }},
+		{"row-shift", func(x, k *graph.Node) *graph.Node { return rowShiftConv(x, k, SamePadding(3), true) }},
 		{"tap-sum", func(x, k *graph.Node) *graph.Node { return tapSumConv(x, k, SamePadding(3)) }},
 		{"im2col-channels-first", func(x, k *graph.Node) *graph.Node { return channelsFirstConv(x, k, SamePadding(3)) }},
 		{"ConvGeneral", func(x, k *graph.Node) *graph.Node { return nativeConv(x, k, 1, SamePadding(3)) }},
@@ -165,7 +165,7 @@ func BenchmarkConv1x1(b *testing.B) {
 		name string
 		conv func(x, kernel *graph.Node) *graph.Node
 	}{
-		{"matmul", func(x, k *graph.Node) *graph.Node { return im2colConv(x, k, 1, [2]int{}) }},
+		{"matmul", func(x, k *graph.Node) *graph.Node { return im2colConv(x, k, 1, [2]int{}, true) }},
 		{"ConvGeneral", func(x, k *graph.Node) *graph.Node { return nativeConv(x, k, 1, [2]int{}) }},
 	}
 	benchConv(b, formulations, 32, 16, 128, 1, 64)

@@ -66,22 +66,26 @@ func TestConvolve2DMatchesConvGeneral(t *testing.T) {
 		name                         string
 		k, stride, groups, inC, outC int
 		same                         bool
+		h                            int // input height (width 8): 8 gives 2x2 and 4x4 whole patches
 	}{
-		{"1x1", 1, 1, 1, 4, 6, true},
-		{"1x1/s2", 1, 2, 1, 4, 6, true},
-		{"3x3", 3, 1, 1, 4, 6, true},
-		{"3x3/s2", 3, 2, 1, 4, 6, true},
-		{"3x3 valid", 3, 1, 1, 4, 6, false},
-		{"5x5", 5, 1, 1, 3, 5, true},
-		{"5x5/s2", 5, 2, 1, 3, 5, true},
-		{"7x7/s2", 7, 2, 1, 3, 4, true},
-		{"7x7", 7, 1, 1, 2, 3, true},
-		{"2x2/s2 valid", 2, 2, 1, 4, 6, false},
-		{"4x4/s4 valid", 4, 4, 1, 3, 6, false},
-		{"depthwise 3x3", 3, 1, 4, 4, 4, true},
-		{"depthwise 3x3/s2", 3, 2, 4, 4, 4, true},
-		{"depthwise 5x5", 5, 1, 3, 3, 3, true},
-		{"groups 2", 3, 1, 2, 4, 6, true},
+		{"1x1", 1, 1, 1, 4, 6, true, 9},
+		{"1x1/s2", 1, 2, 1, 4, 6, true, 9},
+		{"3x3", 3, 1, 1, 4, 6, true, 9},
+		{"3x3/s2", 3, 2, 1, 4, 6, true, 9},
+		{"3x3 valid", 3, 1, 1, 4, 6, false, 9},
+		{"5x5", 5, 1, 1, 3, 5, true, 9},
+		{"5x5/s2", 5, 2, 1, 3, 5, true, 9},
+		{"7x7/s2", 7, 2, 1, 3, 4, true, 9},
+		{"7x7", 7, 1, 1, 2, 3, true, 9},
+		{"2x2/s2 valid", 2, 2, 1, 4, 6, false, 9},
+		{"4x4/s4 valid", 4, 4, 1, 3, 6, false, 9},
+		{"2x2/s2 valid, whole patches", 2, 2, 1, 4, 6, false, 8},
+		{"4x4/s4 valid, whole patches", 4, 4, 1, 3, 6, false, 8},
+		{"4x4", 4, 1, 1, 3, 5, true, 9},
+		{"depthwise 3x3", 3, 1, 4, 4, 4, true, 9},
+		{"depthwise 3x3/s2", 3, 2, 4, 4, 4, true, 9},
+		{"depthwise 5x5", 5, 1, 3, 3, 3, true, 9},
+		{"groups 2", 3, 1, 2, 4, 6, true, 9},
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, tc := range tests {
@@ -90,7 +94,7 @@ func TestConvolve2DMatchesConvGeneral(t *testing.T) {
 			if tc.same {
 				pad = SamePadding(tc.k)
 			}
-			h, w := 9, 8
+			h, w := tc.h, 8
 			x := randTensor(rng, 2, h, w, tc.inC)
 			kernel := randTensor(rng, tc.k, tc.k, tc.inC/tc.groups, tc.outC)
 			// The output shape is needed for the random cotangent r: compute it from the formula.

@@ -128,27 +128,43 @@ func TestGroupAndLayerNorm(t *testing.T) {
 	}
 }
 
-// TestBatchNormGradient checks the training gradient of BatchNorm (whose sums are matrix
-// multiplications with their own gradient) against GoMLX's derivation of the plain formula.
+// TestBatchNormGradient checks the training gradients of BatchNorm (written out, with sums as
+// matrix multiplications) with respect to x, scale and offset against GoMLX's derivation of the
+// plain formula, with a scale other than one.
 func TestBatchNormGradient(t *testing.T) {
 	rng := rand.New(rand.NewPCG(9, 10))
 	x, w := randTensor(rng, 4, 3, 5, 6), randTensor(rng, 4, 3, 5, 6)
-	exec, err := model.NewExec(testBackend(t), model.NewStore(), func(scope *model.Scope, x, w *Node) []*Node {
-		scope.Store().SetTraining(x.Graph(), true)
-		got := Gradient(ReduceAllSum(Mul(BatchNorm(scope, x), w)), x)[0]
+	store := model.NewStore()
+	exec, err := model.NewExec(testBackend(t), store, func(scope *model.Scope, x, w *Node) []*Node {
+		g := x.Graph()
+		scope.Store().SetTraining(g, true)
+		y := BatchNorm(scope, x)
+		bn := scope.Shared("batch_norm")
+		scale, offset := bn.GetVariable("scale").NodeValue(g), bn.GetVariable("offset").NodeValue(g)
+		got := Gradient(ReduceAllSum(Mul(y, w)), x, scale, offset)
+
 		mean := ReduceAndKeep(x, ReduceMean, 0, 1, 2)
 		centered := Sub(x, mean)
-		ref := Div(centered, Sqrt(AddScalar(ReduceAndKeep(Square(centered), ReduceMean, 0, 1, 2), BatchNormEpsilon)))
-		return []*Node{got, Gradient(ReduceAllSum(Mul(ref, w)), x)[0]}
+		normalized := Div(centered, Sqrt(AddScalar(ReduceAndKeep(Square(centered), ReduceMean, 0, 1, 2), BatchNormEpsilon)))
+		ref := Add(Mul(normalized, perChannel(scale, 4)), perChannel(offset, 4))
+		return append(got, Gradient(ReduceAllSum(Mul(ref, w)), x, scale, offset)...)
 	})
 	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := exec.Call(x, w); err != nil { // creates the variables
+		t.Fatal(err)
+	}
+	if err := store.GetVariable("/batch_norm/scale").SetValue(tensors.FromValue([]float32{0.5, 1.5, -1, 2, 0.25, 1})); err != nil {
 		t.Fatal(err)
 	}
 	out, err := exec.Call(x, w)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := maxAbsDiff(t, flat(out[0]), flat(out[1])); d > 1e-4 {
-		t.Errorf("BatchNorm gradient differs from the reference by %g", d)
+	for i, what := range []string{"x", "scale", "offset"} {
+		if d := maxAbsDiff(t, flat(out[i]), flat(out[i+3])); d > 1e-4 {
+			t.Errorf("BatchNorm gradient of %s differs from the reference by %g", what, d)
+		}
 	}
 }
