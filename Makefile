@@ -65,16 +65,91 @@ weaviate:
 	@[ -x "$(WEAVIATE_SERVER)" ] || { echo "building weaviate-server $(WEAVIATE_VERSION) (a few minutes)"; \
 		GOEXPERIMENT= $(GO) install github.com/weaviate/weaviate/cmd/weaviate-server@$(WEAVIATE_VERSION); }
 
-# models trains, with fixed seeds, the networks of the bundles under models/. The Fashion-MNIST
-# classifier takes FMNIST_EPOCHS passes on the CPU; its checkpoints and curves stay in
-# models/fashion-mnist/training (rerun with RESUME=--resume after an interruption).
-FMNIST_DIR    ?= /usr/share/datasets/fashion-mnist
-FMNIST_EPOCHS ?= 20
-RESUME        ?=
-.PHONY: models models-fashion-mnist
-models: models-fashion-mnist
+# models trains, with fixed seeds, the networks of the bundles under models/ and measures them
+# on held-out data: models/default (FashionNet, detector, aligner; compiled into the binary) on
+# synthetic data of seed SYNTH_SEED, evaluated on a fresh synthetic set of seed SYNTH_TEST_SEED,
+# and the Fashion-MNIST classifier. The pipeline bundle is trained in out/default and replaces
+# models/default (with its training curves) only once all three networks are trained; after an
+# interruption, rerun with RESUME=--resume. The model card is written from the bundles and the
+# evaluations (out/eval/*.json).
+FMNIST_DIR      ?= /usr/share/datasets/fashion-mnist
+FMNIST_EPOCHS   ?= 20
+RESUME          ?=
+SYNTH_SEED      ?= 1
+SYNTH_TEST_SEED ?= 2
+SYNTH_TRAIN     := out/synth-$(SYNTH_SEED)
+SYNTH_TEST      := out/synth-$(SYNTH_TEST_SEED)
+DEFAULT_MODEL   := models/default
+DEFAULT_TRAIN   := out/default
+EVAL_DIR        := out/eval
+FN_FORMATS      := deepfashion-attr,deepfashion-inshop,deepfashion-c2s
+FN_DATA          = $(1)/attr,$(1)/inshop,$(1)/c2s
+# The shipped networks are sized for training on two CPU cores; on DeepFashion with a GPU, see
+# the README (larger inputs and backbones).
+FN_EPOCHS := 20
+FN_FLAGS  := --batch 32 --input-size 64 --backbone-widths 32,64,128,256
+DET_FLAGS := --epochs 24 --batch 16 --det-input-size 128 --det-classes types
+AL_FLAGS  := --epochs 60 --batch 32 --align-input-size 64
+.PHONY: models models-default models-fashion-mnist model-card
+models: models-default models-fashion-mnist model-card
+
+$(SYNTH_TRAIN) $(SYNTH_TEST): build
+	@[ -d $@/scenes ] || ./$(BIN) synth --out $@ --seed $(lastword $(subst -, ,$@)) \
+		--images $(if $(filter $@,$(SYNTH_TRAIN)),20000,5000)
+
+models-default: build $(SYNTH_TRAIN) $(SYNTH_TEST)
+	./$(BIN) train fashionnet --data $(call FN_DATA,$(SYNTH_TRAIN)) --format $(FN_FORMATS) \
+		--out $(DEFAULT_TRAIN) --seed $(SYNTH_SEED) --epochs $(FN_EPOCHS) $(FN_FLAGS) $(RESUME)
+	./$(BIN) train detector --data $(SYNTH_TRAIN)/scenes --format deepfashion2 \
+		--out $(DEFAULT_TRAIN) --seed $(SYNTH_SEED) $(DET_FLAGS) $(RESUME)
+	./$(BIN) train aligner --data $(SYNTH_TRAIN)/fld --format deepfashion-fld \
+		--out $(DEFAULT_TRAIN) --seed $(SYNTH_SEED) $(AL_FLAGS) $(RESUME)
+	rm -rf $(DEFAULT_MODEL) && mkdir -p $(DEFAULT_MODEL)
+	cp -r $(DEFAULT_TRAIN)/bundle.json $(DEFAULT_TRAIN)/fashionnet $(DEFAULT_TRAIN)/detector $(DEFAULT_TRAIN)/aligner $(DEFAULT_MODEL)/
+	for t in fashionnet detector aligner; do mkdir -p $(DEFAULT_MODEL)/training/$$t && \
+		cp $(DEFAULT_TRAIN)/training/$$t/curves.* $(DEFAULT_MODEL)/training/$$t/; done
+	$(MAKE) build
 
 models-fashion-mnist: deps build
 	./$(BIN) train classifier --data $(FMNIST_DIR) --format fashion-mnist --out models/fashion-mnist \
 		--epochs $(FMNIST_EPOCHS) --seed 1 $(RESUME)
-	./$(BIN) eval classifier --model models/fashion-mnist --data $(FMNIST_DIR) --format fashion-mnist --json
+
+# model-card evaluates both bundles on held-out data and writes models/default/MODEL_CARD.md.
+model-card: build $(SYNTH_TEST)
+	mkdir -p $(EVAL_DIR)
+	./$(BIN) eval fashionnet --model $(DEFAULT_MODEL) --data $(call FN_DATA,$(SYNTH_TEST)) \
+		--format $(FN_FORMATS) --json > $(EVAL_DIR)/fashionnet.json
+	./$(BIN) eval detector --model $(DEFAULT_MODEL) --data $(SYNTH_TEST)/scenes --format deepfashion2 \
+		--json > $(EVAL_DIR)/detector.json
+	./$(BIN) eval aligner --model $(DEFAULT_MODEL) --data $(SYNTH_TEST)/fld --format deepfashion-fld \
+		--json > $(EVAL_DIR)/aligner.json
+	./$(BIN) eval pipeline --model $(DEFAULT_MODEL) --data $(SYNTH_TEST)/c2s --format deepfashion-c2s \
+		--images 100 --json > $(EVAL_DIR)/pipeline.json
+	./$(BIN) eval classifier --model models/fashion-mnist --data $(FMNIST_DIR) --format fashion-mnist \
+		--json > $(EVAL_DIR)/classifier.json
+	$(GO) run ./cmd/modelcard --bundle $(DEFAULT_MODEL) --classifier models/fashion-mnist \
+		--eval $(EVAL_DIR) --out $(DEFAULT_MODEL)/MODEL_CARD.md
+
+# ablation trains FashionNet four times for ABLATION_EPOCHS on the same synthetic split (seed
+# SYNTH_SEED; the full configuration, then without landmark pooling, with weighted BCE for the
+# attributes, and with random triplet negatives) and writes each one's held-out metrics (seed
+# SYNTH_TEST_SEED) to out/ablation/NAME.json; the README's ablation table comes from them.
+ABLATION_EPOCHS ?= 4
+ABLATIONS := full|- no-pooling|--no-landmark-pooling weighted-bce|--attr-loss=weighted-bce random-negatives|--mining=random
+.PHONY: ablation
+ablation: build $(SYNTH_TRAIN) $(SYNTH_TEST)
+	@mkdir -p out/ablation
+	@for a in $(ABLATIONS); do name=$${a%%|*}; flag=$${a#*|}; [ "$$flag" = - ] && flag=; \
+		./$(BIN) train fashionnet --data $(call FN_DATA,$(SYNTH_TRAIN)) --format $(FN_FORMATS) \
+			--out out/ablation/$$name --seed $(SYNTH_SEED) $(FN_FLAGS) --epochs $(ABLATION_EPOCHS) $$flag $(RESUME) >/dev/null && \
+		./$(BIN) eval fashionnet --model out/ablation/$$name --data $(call FN_DATA,$(SYNTH_TEST)) \
+			--format $(FN_FORMATS) --json > out/ablation/$$name.json || exit 1; \
+		echo "$$name: out/ablation/$$name.json"; \
+	done
+
+# screenshot makes docs/screenshot.png: the page of `atelier serve` with the built-in model and
+# a small demo catalog, a synthetic street photo analysed and its similar items shown
+# (TestServeBrowser drives headless chromium, which deps installs).
+.PHONY: screenshot
+screenshot: deps
+	ATELIER_SCREENSHOT=$(CURDIR)/docs/screenshot.png $(GO) test -count=1 -run '^TestServeBrowser$$' ./cmd/atelier/

@@ -118,9 +118,9 @@ func Detections(dets []Detection, gts []GroundTruth, names []string) (DetectionR
 					if k.class != c {
 						continue
 					}
-					for i, tp := range matchGreedy(dtBy[k], gtBy[k], t) {
+					for i, m := range matchGreedy(dtBy[k], gtBy[k], t) {
 						scores = append(scores, dtBy[k][i].Score)
-						tps = append(tps, tp)
+						tps = append(tps, m >= 0)
 					}
 				}
 				a := averagePrecision(scores, tps, nGT[c])
@@ -144,13 +144,14 @@ func Detections(dets []Detection, gts []GroundTruth, names []string) (DetectionR
 	return res, nil
 }
 
-// matchGreedy reports for each detection (sorted by decreasing score) whether it matches a
-// ground truth: the unmatched one of highest IoU, if that IoU is at least t (COCO caps t just
-// below 1 so that a perfect box matches at t = 1).
-func matchGreedy(dets []Detection, gts [][4]float32, t float64) []bool {
+// matchGreedy returns for each detection (sorted by decreasing score) the index of the ground
+// truth it matches, or -1: the unmatched one of highest IoU, if that IoU is at least t (COCO caps
+// t just below 1 so that a perfect box matches at t = 1).
+func matchGreedy(dets []Detection, gts [][4]float32, t float64) []int {
 	used := make([]bool, len(gts))
-	tp := make([]bool, len(dets))
+	match := make([]int, len(dets))
 	for i, d := range dets {
+		match[i] = -1
 		best, bestIoU := -1, math.Min(t, 1-1e-10)
 		for j, g := range gts {
 			if used[j] {
@@ -162,10 +163,10 @@ func matchGreedy(dets []Detection, gts [][4]float32, t float64) []bool {
 		}
 		if best >= 0 {
 			used[best] = true
-			tp[i] = true
+			match[i] = best
 		}
 	}
-	return tp
+	return match
 }
 
 // averagePrecision is COCO's 101-point interpolated AP of detections with the given scores and

@@ -15,7 +15,6 @@ import (
 
 	"github.com/atelier-ml/atelier/analyze"
 	"github.com/atelier-ml/atelier/imageio"
-	"github.com/atelier-ml/atelier/nn"
 )
 
 func init() {
@@ -38,29 +37,22 @@ decoded (not an image, truncated, too many pixels, unreadable path) is reported 
 one line naming the file; the other images are still analysed and the exit status is 2.`,
 			Args: cobra.MinimumNArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
-				if bundleDir == "" {
-					return badInputf("--model is required: this build has no built-in model bundle")
-				}
 				if annotateDir != "" {
 					if err := os.MkdirAll(annotateDir, 0o755); err != nil {
 						return badInput(fmt.Errorf("--annotate: %w", err))
 					}
 				}
-				backend, _, err := nn.NewBackend()
-				if err != nil {
-					return err
-				}
-				p, err := analyze.Open(backend, bundleDir, analyze.Options{Workers: workers, MinScore: float32(minScore),
+				p, err := openPipeline(bundleDir, analyze.Options{Workers: workers, MinScore: float32(minScore),
 					AttributeThreshold: float32(attrThreshold), NoGeometry: noGeometry})
 				if err != nil {
-					return badInput(fmt.Errorf("--model %s: %w", bundleDir, err))
+					return badInput(fmt.Errorf("%s: %w", modelName(bundleDir), err))
 				}
 				defer p.Close()
 				return runAnalyze(cmd, p, args, asJSON, annotateDir)
 			},
 		}
 		f := cmd.Flags()
-		f.StringVar(&bundleDir, "model", "", "model bundle folder (with a detector and an aligner)")
+		f.StringVar(&bundleDir, "model", "", "model bundle folder (default: the bundle built into the binary)")
 		f.StringVar(&annotateDir, "annotate", "", "write annotated PNGs into this folder")
 		f.BoolVar(&asJSON, "json", false, "print one JSON object per image (JSON Lines)")
 		f.IntVar(&workers, "workers", 0, "images analysed at once (default: the number of CPUs)")

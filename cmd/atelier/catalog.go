@@ -7,22 +7,47 @@ import (
 	"path/filepath"
 
 	"github.com/atelier-ml/atelier/analyze"
+	"github.com/atelier-ml/atelier/model"
+	"github.com/atelier-ml/atelier/models"
 	"github.com/atelier-ml/atelier/nn"
 )
 
-// errNoModel says why --model is needed until the binary ships a built-in bundle.
-var errNoModel = errors.New("this build has no built-in model yet: pass --model BUNDLE_DIR (a bundle made by atelier train detector, aligner and fashionnet)")
-
-// openPipeline loads the analyze pipeline of the model bundle in dir on the default backend.
-func openPipeline(dir string, opts analyze.Options) (*analyze.Pipeline, error) {
+// loadBundle loads the model bundle in dir, or the one built into the binary when dir is empty.
+func loadBundle(dir string) (*model.Bundle, error) {
 	if dir == "" {
-		return nil, errNoModel
+		return model.LoadFS(models.FS, models.Default)
+	}
+	return model.Load(dir)
+}
+
+// checkModel reports a --model that names no bundle before any long work starts.
+func checkModel(dir string) error {
+	if _, err := loadBundle(dir); err != nil {
+		return badInput(fmt.Errorf("%s: %w", modelName(dir), err))
+	}
+	return nil
+}
+
+// modelName names the bundle of --model dir in messages.
+func modelName(dir string) string {
+	if dir == "" {
+		return "the built-in model"
+	}
+	return "--model " + dir
+}
+
+// openPipeline loads the analyze pipeline of the model bundle in dir (the built-in one when
+// empty) on the default backend.
+func openPipeline(dir string, opts analyze.Options) (*analyze.Pipeline, error) {
+	b, err := loadBundle(dir)
+	if err != nil {
+		return nil, err
 	}
 	backend, _, err := nn.NewBackend()
 	if err != nil {
 		return nil, err
 	}
-	return analyze.Open(backend, dir, opts)
+	return analyze.New(backend, b, opts)
 }
 
 // catalogSpec is the index spec of --index, or the embedded index file catalog.db in dataDir

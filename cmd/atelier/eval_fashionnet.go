@@ -9,7 +9,6 @@ import (
 
 	"github.com/atelier-ml/atelier/dataset"
 	"github.com/atelier-ml/atelier/eval"
-	"github.com/atelier-ml/atelier/model"
 	"github.com/atelier-ml/atelier/model/fashionnet"
 	"github.com/atelier-ml/atelier/nn"
 )
@@ -22,7 +21,7 @@ func evalFashionNet(cmd *cobra.Command, bundleDir, format, data, split string, a
 	if !slices.Contains(splits, dataset.Split(split)) {
 		return badInputf("unknown --split %q (known: %v)", split, splits)
 	}
-	b, err := model.Load(bundleDir)
+	b, err := loadBundle(bundleDir)
 	if err != nil {
 		return badInput(err)
 	}

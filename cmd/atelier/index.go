@@ -78,7 +78,7 @@ naming the file) and skipped; the exit status is then 2, once everything else is
 	f := cmd.Flags()
 	f.StringVar(&o.catalog, "catalog", "", "catalog folder")
 	f.StringVar(&o.format, "format", "", "catalog format: deepfashion-inshop or images")
-	f.StringVar(&o.model, "model", "", "model bundle directory (with a detector, an aligner and FashionNet)")
+	f.StringVar(&o.model, "model", "", "model bundle directory (default: the bundle built into the binary)")
 	f.StringVar(&o.index, "index", "", "catalog index: a file path or weaviate://HOST:PORT[/Class] (default: DATA_DIR/catalog.db)")
 	f.StringVar(&o.dataDir, "data-dir", defaultDataDir(), "directory of the default embedded index")
 	f.StringVar(&o.shard, "shard", "0/1", "index only shard i of n: the pictures at positions ≡ i (mod n) in id order")
@@ -100,14 +100,15 @@ func runIndex(cmd *cobra.Command, o indexOptions) error {
 	switch {
 	case err != nil:
 		return badInput(err)
-	case o.model == "":
-		return badInput(errNoModel)
 	case o.catalog == "":
 		return badInputf("--catalog is required")
 	case o.batch <= 0:
 		return badInputf("--batch must be positive, not %d", o.batch)
 	case o.workers < 0:
 		return badInputf("--workers cannot be negative")
+	}
+	if err := checkModel(o.model); err != nil {
+		return err
 	}
 	entries, err := listCatalog(o.format, o.catalog)
 	if err != nil {
@@ -176,7 +177,7 @@ func indexEntries(ctx context.Context, errOut io.Writer, o indexOptions, idx ind
 	}
 	p, err := openPipeline(o.model, analyze.Options{Workers: o.workers, MinScore: float32(o.minScore)})
 	if err != nil {
-		return badInput(fmt.Errorf("--model %s: %w", o.model, err))
+		return badInput(fmt.Errorf("%s: %w", modelName(o.model), err))
 	}
 	defer p.Close()
 
@@ -226,7 +227,7 @@ func indexEntries(ctx context.Context, errOut io.Writer, o indexOptions, idx ind
 			skip(e.path + ": no garment found")
 			return
 		case len(g.Embedding) == 0:
-			cancel(badInputf("--model %s has no FashionNet: it gives no embeddings to index", o.model))
+			cancel(badInputf("%s has no FashionNet: it gives no embeddings to index", modelName(o.model)))
 			return
 		}
 		it := e.item

@@ -193,12 +193,12 @@ func TestIndexSearchBadUsage(t *testing.T) {
 		name string
 		args []string
 	}{
-		{"index without model", []string{"index", "--catalog", dir, "--format", formatImages, "--index", db}},
+		{"index with a missing model", []string{"index", "--model", filepath.Join(dir, "nope"), "--catalog", dir, "--format", formatImages, "--index", db}},
 		{"index without catalog", []string{"index", "--model", dir, "--format", formatImages, "--index", db}},
 		{"index bad format", []string{"index", "--model", dir, "--catalog", dir, "--format", "deepfashion2", "--index", db}},
 		{"index bad shard", []string{"index", "--model", dir, "--catalog", dir, "--format", formatImages, "--index", db, "--shard", "2/2"}},
 		{"index missing catalog", []string{"index", "--model", dir, "--catalog", filepath.Join(dir, "nope"), "--format", formatImages, "--index", db}},
-		{"search without model", []string{"search", "--index", db, filepath.Join(dir, "a.png")}},
+		{"search with a missing model", []string{"search", "--model", filepath.Join(dir, "nope"), "--index", db, filepath.Join(dir, "a.png")}},
 		{"search without image", []string{"search", "--model", dir, "--index", db}},
 		{"search bad k", []string{"search", "--model", dir, "--index", db, "--k", "0", filepath.Join(dir, "a.png")}},
 	} {

@@ -60,7 +60,7 @@ JSON document: {"image", "width", "height", "garments": [{"box", "type", "score"
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.model, "model", "", "model bundle directory (with a detector, an aligner and FashionNet)")
+	f.StringVar(&o.model, "model", "", "model bundle directory (default: the bundle built into the binary)")
 	f.StringVar(&o.index, "index", "", "catalog index: a file path or weaviate://HOST:PORT[/Class] (default: DATA_DIR/catalog.db)")
 	f.StringVar(&o.dataDir, "data-dir", defaultDataDir(), "directory of the default embedded index")
 	f.IntVar(&o.k, "k", 10, "items returned per garment")
@@ -70,10 +70,7 @@ JSON document: {"image", "width", "height", "garments": [{"box", "type", "score"
 }
 
 func runSearch(cmd *cobra.Command, o searchOptions, image string) error {
-	switch {
-	case o.model == "":
-		return badInput(errNoModel)
-	case o.k <= 0:
+	if o.k <= 0 {
 		return badInputf("--k must be positive, not %d", o.k)
 	}
 	spec, err := catalogSpec(o.index, o.dataDir)
@@ -88,7 +85,7 @@ func runSearch(cmd *cobra.Command, o searchOptions, image string) error {
 	defer idx.Close()
 	p, err := openPipeline(o.model, analyze.Options{Workers: 1, MinScore: float32(o.minScore)})
 	if err != nil {
-		return badInput(fmt.Errorf("--model %s: %w", o.model, err))
+		return badInput(fmt.Errorf("%s: %w", modelName(o.model), err))
 	}
 	defer p.Close()
 	var out analyze.Output
@@ -106,7 +103,7 @@ func runSearch(cmd *cobra.Command, o searchOptions, image string) error {
 	sr := searchResult{Image: res.Image, Width: res.Width, Height: res.Height, Garments: []garmentResult{}}
 	for _, g := range res.Garments {
 		if len(g.Embedding) == 0 {
-			return badInputf("--model %s has no FashionNet: it gives no embeddings to search with", o.model)
+			return badInputf("%s has no FashionNet: it gives no embeddings to search with", modelName(o.model))
 		}
 		hits, err := idx.Search(ctx, g.Embedding, o.k, index.Filter{Type: g.Type})
 		if err != nil {

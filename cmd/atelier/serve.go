@@ -112,10 +112,7 @@ func defaultDataDir() string {
 	return filepath.Join(home, ".local", "share", "atelier")
 }
 
-// newAnalyzer builds the analyze pipeline of the model bundle --model.
-//
-// The built-in bundle and the demo catalog filled at first start come with the shipped models
-// (make models); until then --model is required.
+// newAnalyzer builds the analyze pipeline of the model bundle --model, or of the built-in one.
 func newAnalyzer(_ context.Context, o serveOptions) (server.Analyzer, error) {
 	p, err := openPipeline(o.model, analyze.Options{MinScore: float32(o.minScore)})
 	if err != nil {
@@ -200,8 +197,7 @@ func load(ctx context.Context, o serveOptions, build func(context.Context, serve
 	if err != nil {
 		return nil, err
 	}
-	// The demo needs a model to embed its items; without one, build reports what is missing.
-	if o.index == "" && o.demoItems > 0 && o.model != "" {
+	if o.index == "" && o.demoItems > 0 {
 		_, err = fillDemo(ctx, os.Stderr, logger, o, idx, imageDir)
 	}
 	n := 0

@@ -62,7 +62,7 @@ func trainAligner(cmd *cobra.Command, data, format, out string, tc train.Config,
 // evalAligner is "atelier eval aligner": NE after each cascade stage, per landmark, per FLD
 // variation type, and detection rates. An empty split means test.
 func evalAligner(cmd *cobra.Command, bundleDir, format, data, split string, asJSON bool) error {
-	b, err := model.Load(bundleDir)
+	b, err := loadBundle(bundleDir)
 	if err != nil {
 		return badInput(err)
 	}

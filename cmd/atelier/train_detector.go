@@ -117,7 +117,7 @@ func trainDetector(cmd *cobra.Command, data, format, out string, tc train.Config
 // the geometric consistency pass, and the same without it. An empty split means test, or val
 // for data without a test split (DeepFashion2).
 func evalDetector(cmd *cobra.Command, bundleDir, format, data, split string, asJSON bool) error {
-	b, err := model.Load(bundleDir)
+	b, err := loadBundle(bundleDir)
 	if err != nil {
 		return badInput(err)
 	}
