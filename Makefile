@@ -94,8 +94,7 @@ AL_FLAGS  := --epochs 60 --batch 32 --align-input-size 64
 models: models-default models-fashion-mnist model-card
 
 $(SYNTH_TRAIN) $(SYNTH_TEST): build
-	@[ -d $@/scenes ] || ./$(BIN) synth --out $@ --seed $(lastword $(subst -, ,$@)) \
-		--images $(if $(filter $@,$(SYNTH_TRAIN)),20000,5000)
+	@[ -d $@/scenes ] || ./$(BIN) synth --out $@ --seed $(lastword $(subst -, ,$@)) --images 20000
 
 models-default: build $(SYNTH_TRAIN) $(SYNTH_TEST)
 	./$(BIN) train fashionnet --data $(call FN_DATA,$(SYNTH_TRAIN)) --format $(FN_FORMATS) \
@@ -123,7 +122,7 @@ model-card: build $(SYNTH_TEST)
 		--json > $(EVAL_DIR)/detector.json
 	./$(BIN) eval aligner --model $(DEFAULT_MODEL) --data $(SYNTH_TEST)/fld --format deepfashion-fld \
 		--json > $(EVAL_DIR)/aligner.json
-	./$(BIN) eval pipeline --model $(DEFAULT_MODEL) --data $(SYNTH_TEST)/c2s --format deepfashion-c2s \
+	./$(BIN) eval pipeline --model $(DEFAULT_MODEL) --data $(SYNTH_TEST)/scenes --format deepfashion2 \
 		--images 100 --json > $(EVAL_DIR)/pipeline.json
 	./$(BIN) eval classifier --model models/fashion-mnist --data $(FMNIST_DIR) --format fashion-mnist \
 		--json > $(EVAL_DIR)/classifier.json

@@ -10,8 +10,11 @@ const PipelineIoU = 0.5
 
 // PipelineLabel is a labeled garment of one image.
 type PipelineLabel struct {
-	Box      [4]float32
+	Box [4]float32
+	// Category is "" when the labels name no category of the model's vocabulary (DeepFashion2's
+	// classes, Consumer-to-shop's garment types): the garment Type is scored in its place.
 	Category string
+	Type     string
 	// Item is the product id, or "" when the garment has no product identity or the catalog
 	// does not hold its product: its retrieval is then not scored.
 	Item string
@@ -22,6 +25,7 @@ type PipelineGarment struct {
 	Box      [4]float32
 	Score    float32
 	Category string // the top-1 category
+	Type     string
 	// Items are the product ids of the nearest catalog items, nearest first.
 	Items []string
 }
@@ -40,7 +44,9 @@ type PipelineResult struct {
 	Images   int `json:"images"`
 	Garments int `json:"garments"`
 	// Items is the number of labeled garments whose product the catalog holds.
-	Items                   int   `json:"items"`
+	Items int `json:"items"`
+	// Categorized is the number of labeled garments whose category is scored; the others' type is.
+	Categorized             int   `json:"categorized"`
 	Detected                Value `json:"detected"`
 	CategoryAccuracy        Value `json:"category_accuracy"`
 	CategoryAccuracyMatched Value `json:"category_accuracy_matched"`
@@ -82,6 +88,9 @@ func Pipeline(images []PipelineImage) PipelineResult {
 		}
 		for i, l := range im.Labels {
 			res.Garments++
+			if l.Category != "" {
+				res.Categorized++
+			}
 			if l.Item != "" {
 				items++
 			}
@@ -91,6 +100,9 @@ func Pipeline(images []PipelineImage) PipelineResult {
 			g := im.Garments[matchOf[i]]
 			detected++
 			catOK := g.Category == l.Category
+			if l.Category == "" {
+				catOK = g.Type == l.Type
+			}
 			if catOK {
 				category++
 			}

@@ -40,7 +40,7 @@ func TestPipeline(t *testing.T) {
 				{Box: box(21, 21, 19), Score: 0.7, Category: "dress", Items: []string{"4/1", "1/1"}},
 			},
 		}},
-		want:  PipelineResult{Images: 2, Garments: 4, Items: 3},
+		want:  PipelineResult{Images: 2, Garments: 4, Items: 3, Categorized: 4},
 		rates: [6]float64{3.0 / 4, 2.0 / 4, 2.0 / 3, 1.0 / 3, 2.0 / 3, 1.0 / 4},
 	}, {
 		// Two boxes on one label: the higher score takes it (listed second, so the order of the
@@ -54,7 +54,7 @@ func TestPipeline(t *testing.T) {
 				{Box: box(1, 0, 10), Score: 0.6, Category: "top", Items: []string{"a", "b", "c", "d", "e", "1/1"}},
 			},
 		}},
-		want:  PipelineResult{Images: 1, Garments: 1, Items: 1},
+		want:  PipelineResult{Images: 1, Garments: 1, Items: 1, Categorized: 1},
 		rates: [6]float64{1, 0, 0, 0, 0, 0},
 	}, {
 		// Without products in the catalog, a detected garment of the right category is right
@@ -64,8 +64,21 @@ func TestPipeline(t *testing.T) {
 			Labels:   []PipelineLabel{{Box: box(0, 0, 10), Category: "tee"}},
 			Garments: []PipelineGarment{{Box: box(0, 0, 10), Score: 0.5, Category: "tee"}},
 		}},
-		want:  PipelineResult{Images: 1, Garments: 1},
+		want:  PipelineResult{Images: 1, Garments: 1, Categorized: 1},
 		rates: [6]float64{1, 1, 1, nan, nan, 1},
+	}, {
+		// Labels without a category of the model's (DeepFashion2's classes): the type is scored,
+		// so the upper garment is right and the lower one, reported as full, is wrong.
+		name: "types where no category",
+		images: []PipelineImage{{
+			Labels: []PipelineLabel{{Box: box(0, 0, 10), Type: "upper"}, {Box: box(20, 0, 10), Type: "lower"}},
+			Garments: []PipelineGarment{
+				{Box: box(0, 0, 10), Score: 0.9, Category: "Tee", Type: "upper"},
+				{Box: box(20, 0, 10), Score: 0.8, Category: "Dress", Type: "full"},
+			},
+		}},
+		want:  PipelineResult{Images: 1, Garments: 2},
+		rates: [6]float64{1, 0.5, 0.5, nan, nan, 0.5},
 	}, {
 		name:   "no labels",
 		images: []PipelineImage{{Garments: []PipelineGarment{{Box: box(0, 0, 10), Score: 0.5, Category: "tee"}}}},
@@ -74,6 +87,9 @@ func TestPipeline(t *testing.T) {
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := Pipeline(tc.images)
+			if got.Categorized != tc.want.Categorized {
+				t.Errorf("categorized %d, want %d", got.Categorized, tc.want.Categorized)
+			}
 			if got.Images != tc.want.Images || got.Garments != tc.want.Garments || got.Items != tc.want.Items {
 				t.Errorf("images %d, garments %d, items %d; want %d, %d, %d", got.Images, got.Garments, got.Items,
 					tc.want.Images, tc.want.Garments, tc.want.Items)

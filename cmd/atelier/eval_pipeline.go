@@ -70,7 +70,11 @@ func evalPipeline(cmd *cobra.Command, o pipelineOptions) error {
 			split = dataset.Val // DeepFashion2 holds its test split out
 		}
 	}
-	catalog, queries, labels := pipelineData(d, split, o.images)
+	b, err := loadBundle(o.model)
+	if err != nil {
+		return badInput(fmt.Errorf("%s: %w", modelName(o.model), err))
+	}
+	catalog, queries, labels := pipelineData(d, split, o.images, b.Vocabulary.CategoryNames())
 	if len(catalog) == 0 || len(queries) == 0 {
 		return badInputf("%s split %s has %d shop garments with an item id and %d street photos: need both", o.data, split, len(catalog), len(queries))
 	}
@@ -107,8 +111,8 @@ func evalPipeline(cmd *cobra.Command, o pipelineOptions) error {
 		images[i].Labels = labels[i]
 	}
 	res.PipelineResult = eval.Pipeline(images)
-	if name, ok := foreignCategory(d, images); ok {
-		fmt.Fprintf(errOut, "atelier: eval: the model's categories (such as %q) are not those of the %s labels: no category can match\n", name, o.format)
+	if res.Categorized == 0 {
+		fmt.Fprintf(errOut, "atelier: eval: the %s labels name no category of the model: garment types are scored instead\n", o.format)
 	}
 	res.Seconds, res.ImagesPerSec = seconds, float64(len(queries))/seconds
 
@@ -132,8 +136,9 @@ func evalPipeline(cmd *cobra.Command, o pipelineOptions) error {
 
 // pipelineData lists the catalog (one entry per garment with an item id in the split's shop
 // photos), the first n street photos of the split in file order, and their labels (the garments
-// with a box); a label's item is kept only when the catalog holds that item.
-func pipelineData(d *dataset.Dataset, split dataset.Split, n int) (catalog []catalogEntry, queries []string, labels [][]eval.PipelineLabel) {
+// with a box); a label's item is kept only when the catalog holds that item, and its category
+// only when it is one of the model's categories.
+func pipelineData(d *dataset.Dataset, split dataset.Split, n int, modelCategories []string) (catalog []catalogEntry, queries []string, labels [][]eval.PipelineLabel) {
 	category := func(id int) string {
 		c, _ := d.Vocab.Category(id)
 		return c.Name
@@ -169,7 +174,13 @@ func pipelineData(d *dataset.Dataset, split dataset.Split, n int) (catalog []cat
 			if !g.HasBox {
 				continue // nothing to match a detection to
 			}
-			l := eval.PipelineLabel{Box: g.Box, Category: category(g.Category)}
+			l := eval.PipelineLabel{Box: g.Box}
+			if c := category(g.Category); slices.Contains(modelCategories, c) {
+				l.Category = c
+			}
+			if g.Type != fashion.TypeUnknown {
+				l.Type = g.Type.String()
+			}
 			if inCatalog[g.ItemID] {
 				l.Item = g.ItemID
 			}
@@ -206,7 +217,7 @@ func analyzeQueries(ctx context.Context, errOut io.Writer, p *analyze.Pipeline, 
 		}
 		gs := make([]eval.PipelineGarment, len(out.Result.Garments))
 		for i, g := range out.Result.Garments {
-			gs[i] = eval.PipelineGarment{Box: g.Box, Score: g.Score, Category: g.Category.Name}
+			gs[i] = eval.PipelineGarment{Box: g.Box, Score: g.Score, Category: g.Category.Name, Type: g.Type}
 			if len(g.Embedding) == 0 {
 				continue
 			}
@@ -227,24 +238,4 @@ func analyzeQueries(ctx context.Context, errOut io.Writer, p *analyze.Pipeline, 
 		return nil, 0, cause
 	}
 	return images, seconds, err
-}
-
-// foreignCategory returns a category the pipeline reported, and true, when none of those it
-// reported is in the dataset's vocabulary (a FashionNet of DeepFashion's categories on
-// DeepFashion2 data, say), which makes every category wrong.
-func foreignCategory(d *dataset.Dataset, images []eval.PipelineImage) (string, bool) {
-	known := map[string]bool{}
-	for _, c := range d.Vocab.Categories {
-		known[c.Name] = true
-	}
-	var foreign string
-	for _, im := range images {
-		for _, g := range im.Garments {
-			if known[g.Category] {
-				return "", false
-			}
-			foreign = g.Category
-		}
-	}
-	return foreign, foreign != ""
 }
