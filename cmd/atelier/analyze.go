@@ -133,7 +133,7 @@ func runAnalyze(cmd *cobra.Command, p *analyze.Pipeline, paths []string, asJSON 
 
 // printResult writes one image's garments for a reader.
 func printResult(w io.Writer, r analyze.Result) {
-	fmt.Fprintf(w, "%s (%dx%d): %d garments, %.0f ms\n", r.Image, r.Width, r.Height, len(r.Garments), r.Timings["total"])
+	fmt.Fprintf(w, "%s (%dx%d): %s, %.0f ms\n", r.Image, r.Width, r.Height, garments(len(r.Garments)), r.Timings["total"])
 	for _, g := range r.Garments {
 		fmt.Fprintf(w, "  %-5s %.2f  box %.0f,%.0f,%.0f,%.0f  %s (%.2f)", g.Type, g.Score, g.Box[0], g.Box[1], g.Box[2], g.Box[3],
 			g.Category.Name, g.Category.Score)
@@ -181,3 +181,11 @@ func writeAnnotated(path string, o analyze.Output) error {
 
 // oneLine keeps an error message on one line.
 func oneLine(err error) string { return strings.ReplaceAll(err.Error(), "\n", "; ") }
+
+// garments says "1 garment" or "N garments".
+func garments(n int) string {
+	if n == 1 {
+		return "1 garment"
+	}
+	return fmt.Sprintf("%d garments", n)
+}

@@ -20,7 +20,7 @@ func init() {
 		var images int
 		var minScore float64
 		cmd := &cobra.Command{
-			Use:   "eval TASK --model BUNDLE_DIR --data DIR --format F [--split test] [--json]",
+			Use:   "eval TASK [--model BUNDLE_DIR] --data DIR --format F [--split test] [--json]",
 			Short: "Evaluate a model by the published protocol of its benchmark",
 			Long: `Evaluates TASK (classifier, fashionnet, detector, aligner, pipeline) on a dataset split (test
 when not given; detector: val for data without a test split).
@@ -32,11 +32,12 @@ pipeline (--format deepfashion2 or deepfashion-c2s; split test, or val without o
 split's shop garments that have an item id as "atelier index" does, analyses its first --images
 street photos (file order) as "atelier analyze" does and searches the catalog with each garment.
 Garments are matched to the labels by IoU >= 0.5 (highest score first); it reports the detected
-rate, category accuracy (of all labeled garments and of the detected ones), item top-1 and top-5
+rate, category accuracy (of all labeled garments and of the detected ones; where the labels name
+no category of the model, as DeepFashion2's classes, the garment type is scored), item top-1 and top-5
 (of the garments whose item is in the catalog), the end-to-end accuracy (detected, right category
 and, where defined, right item first), and images per second of the street photos' analysis and
 search (wall clock, without model loading and catalog building, which catalog_seconds times),
-as {"images", "garments", "items", "detected", "category_accuracy", "category_accuracy_matched",
+as {"images", "garments", "items", "categorized", "detected", "category_accuracy", "category_accuracy_matched",
 "item_top1", "item_top5", "end_to_end", "images_per_second", "seconds", "catalog_items",
 "catalog_seconds"}.`,
 			Args: cobra.ExactArgs(1),

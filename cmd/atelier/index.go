@@ -54,7 +54,7 @@ type indexSummary struct {
 func newIndexCmd() *cobra.Command {
 	var o indexOptions
 	cmd := &cobra.Command{
-		Use:   "index --catalog DIR --format deepfashion-inshop|images --model BUNDLE_DIR [--index PATH | --index weaviate://HOST:PORT] [--shard i/n]",
+		Use:   "index --catalog DIR --format deepfashion-inshop|images [--model BUNDLE_DIR] [--index PATH | --index weaviate://HOST:PORT] [--shard i/n]",
 		Short: "Embed a shop catalog into a search index",
 		Long: `Analyses every picture of a catalog, takes its most confident garment (of the garment type
 the catalog gives, when it gives one) and stores that garment's identity embedding in the index

@@ -46,7 +46,7 @@ type garmentResult struct {
 func newSearchCmd() *cobra.Command {
 	var o searchOptions
 	cmd := &cobra.Command{
-		Use:   "search --model BUNDLE_DIR [--index ...] IMAGE [--k 10] [--json]",
+		Use:   "search [--model BUNDLE_DIR] [--index ...] IMAGE [--k 10] [--json]",
 		Short: "Find the catalog items most similar to the garments in a photo",
 		Long: `Analyses IMAGE and, for each garment found in it, searches the catalog index for the k items
 of the same garment type whose identity embeddings are the most similar (cosine score).
@@ -123,7 +123,7 @@ func runSearch(cmd *cobra.Command, o searchOptions, image string) error {
 
 // printSearch writes the matches of each garment as a table.
 func printSearch(w io.Writer, sr searchResult) {
-	fmt.Fprintf(w, "%s (%dx%d): %d garments\n", sr.Image, sr.Width, sr.Height, len(sr.Garments))
+	fmt.Fprintf(w, "%s (%dx%d): %s\n", sr.Image, sr.Width, sr.Height, garments(len(sr.Garments)))
 	for i, g := range sr.Garments {
 		fmt.Fprintf(w, "\ngarment %d: %s %.2f, %s, box %.0f,%.0f,%.0f,%.0f\n", i+1, g.Type, g.Score, g.Category,
 			g.Box[0], g.Box[1], g.Box[2], g.Box[3])
