@@ -57,6 +57,15 @@ type PipelineResult struct {
 	EndToEnd Value `json:"end_to_end"`
 }
 
+// PipelineReport is what `atelier eval pipeline --json` prints: the accuracy and the speed.
+type PipelineReport struct {
+	PipelineResult
+	Seconds        float64 `json:"seconds"` // analysing and searching the street photos
+	ImagesPerSec   float64 `json:"images_per_second"`
+	CatalogItems   int     `json:"catalog_items"`   // shop garments in the index
+	CatalogSeconds float64 `json:"catalog_seconds"` // analysing and indexing the shop photos
+}
+
 // Pipeline scores the pipeline's garments against the labels. In each image the garments are
 // taken by decreasing score, each matched to the unmatched label of highest IoU if that IoU is
 // at least PipelineIoU (as detection AP matches them).

@@ -39,15 +39,6 @@ type pipelineOptions struct {
 	asJSON                     bool
 }
 
-// pipelineSummary is what "atelier eval pipeline --json" prints.
-type pipelineSummary struct {
-	eval.PipelineResult
-	Seconds        float64 `json:"seconds"` // analysing and searching the street photos
-	ImagesPerSec   float64 `json:"images_per_second"`
-	CatalogItems   int     `json:"catalog_items"`   // shop garments in the index
-	CatalogSeconds float64 `json:"catalog_seconds"` // analysing and indexing the shop photos
-}
-
 // evalPipeline is "atelier eval pipeline": it indexes the split's shop photos as `atelier index`
 // does, analyses its first street photos as `atelier analyze` does, searches the catalog with
 // each garment as `atelier search` does, and scores garments, categories and item ids against
@@ -96,7 +87,7 @@ func evalPipeline(cmd *cobra.Command, o pipelineOptions) error {
 	if err := indexEntries(ctx, errOut, catalogOpts, idx, catalog, &sum); err != nil {
 		return err
 	}
-	res := pipelineSummary{CatalogItems: sum.Added, CatalogSeconds: sum.Seconds}
+	res := eval.PipelineReport{CatalogItems: sum.Added, CatalogSeconds: sum.Seconds}
 
 	p, err := openPipeline(o.model, analyze.Options{MinScore: float32(o.minScore)})
 	if err != nil {
