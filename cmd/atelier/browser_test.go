@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"image/jpeg"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -189,22 +188,6 @@ func serveBuiltin(t *testing.T, dataDir string) string {
 		}
 	})
 	url := "http://" + ln.Addr().String()
-	deadline := time.After(90 * time.Second)
-	for {
-		resp, err := http.Get(url + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return url
-			}
-		}
-		select {
-		case err := <-done:
-			done <- err // for the cleanup
-			t.Fatalf("serve stopped before it was ready: %v", err)
-		case <-deadline:
-			t.Fatalf("serve not ready after 90 s (last: %v)", err)
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
+	waitReady(t, url, done, 90*time.Second)
+	return url
 }

@@ -75,19 +75,7 @@ func TestDemoCatalog(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- serve(ctx, ln, o, newAnalyzer) }()
 	url := "http://" + ln.Addr().String()
-	for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
-		resp, err := http.Get(url + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			cancel()
-			t.Fatalf("not ready after a minute (last: %v)", err)
-		}
-	}
+	waitReady(t, url, done, time.Minute)
 	if ids := servedDemoIDs(t, ctx, url, n+1); !slices.Equal(ids, want) {
 		t.Errorf("serve has items %q, want %q", ids, want)
 	}

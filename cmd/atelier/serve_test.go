@@ -38,6 +38,30 @@ func testServeOptions(dir string) serveOptions {
 	return serveOptions{dataDir: dir, maxBodyMB: 20, maxMegapixels: 40, timeout: 5 * time.Second, shutdownTimeout: 5 * time.Second}
 }
 
+// waitReady polls url's /readyz until it answers 200, failing the test when the serve call that
+// reports on done returns first (its error is put back for the caller) or after timeout.
+func waitReady(t *testing.T, url string, done chan error, timeout time.Duration) {
+	t.Helper()
+	deadline := time.After(timeout)
+	for {
+		resp, err := http.Get(url + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		select {
+		case err := <-done:
+			done <- err
+			t.Fatalf("serve stopped before it was ready: %v", err)
+		case <-deadline:
+			t.Fatalf("serve not ready after %v (last: %v)", timeout, err)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
 // TestServeUntilSIGTERM runs the command's server, adds an item, stops it with SIGTERM and
 // checks that the item is in the index on disk.
 func TestServeUntilSIGTERM(t *testing.T) {
@@ -53,20 +77,7 @@ func TestServeUntilSIGTERM(t *testing.T) {
 		})
 	}()
 	url := "http://" + ln.Addr().String()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		resp, err := http.Get(url + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not ready after 10 s (last: %v)", err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitReady(t, url, done, 10*time.Second)
 	var img bytes.Buffer
 	png.Encode(&img, image.NewRGBA(image.Rect(0, 0, 8, 8)))
 	resp, err := http.Post(url+"/v1/items?id=shirt-1", "image/png", &img)
