@@ -69,10 +69,7 @@ func runAnalyze(cmd *cobra.Command, p *analyze.Pipeline, paths []string, asJSON 
 	out, errOut := cmd.OutOrStdout(), cmd.ErrOrStderr()
 	var bar *progressbar.ProgressBar
 	if len(paths) > 1 {
-		bar = progressbar.NewOptions(len(paths), progressbar.OptionSetWriter(errOut),
-			progressbar.OptionSetDescription("analysing"), progressbar.OptionShowCount(),
-			progressbar.OptionShowIts(), progressbar.OptionSetItsString("images"),
-			progressbar.OptionThrottle(200*time.Millisecond), progressbar.OptionClearOnFinish())
+		bar = newBar(errOut, len(paths), "analysing", "images")
 	}
 	names := annotationNames(paths)
 	var bad, failed int

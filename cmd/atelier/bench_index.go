@@ -13,8 +13,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
-
 	"github.com/atelier-ml/atelier/index"
 )
 
@@ -119,9 +117,7 @@ func measureIndex(ctx context.Context, spec string, items []index.Item, qs [][]f
 		defer w.Drop(context.WithoutCancel(ctx))
 	}
 	fig := indexFigures{Spec: spec}
-	bar := progressbar.NewOptions(len(items), progressbar.OptionSetWriter(progress),
-		progressbar.OptionSetDescription("adding to "+spec), progressbar.OptionShowCount(),
-		progressbar.OptionThrottle(200*time.Millisecond), progressbar.OptionClearOnFinish())
+	bar := newBar(progress, len(items), "adding to "+spec, "")
 	start := time.Now()
 	const batch = 5000
 	for lo := 0; lo < len(items); lo += batch {

@@ -106,9 +106,7 @@ func checkDataset(format, dir string, skipImages bool, progress io.Writer) (*che
 	var bar *progressbar.ProgressBar
 	opts := dataset.Options{SkipImages: skipImages, Progress: func(done, total int) {
 		if bar == nil && total >= progressMin {
-			bar = progressbar.NewOptions(total, progressbar.OptionSetWriter(progress),
-				progressbar.OptionSetDescription("checking "+format), progressbar.OptionShowCount(),
-				progressbar.OptionThrottle(200*time.Millisecond), progressbar.OptionClearOnFinish())
+			bar = newBar(progress, total, "checking "+format, "")
 		}
 		if bar != nil {
 			bar.Set(done)

@@ -12,7 +12,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
 	"github.com/atelier-ml/atelier/analyze"
@@ -187,10 +186,7 @@ func pipelineData(d *dataset.Dataset, split dataset.Split, n int, modelCategorie
 // garment's type, as `atelier search` does); it returns the garments found and the wall-clock
 // seconds this took.
 func analyzeQueries(ctx context.Context, errOut io.Writer, p *analyze.Pipeline, idx index.Index, paths []string) ([]eval.PipelineImage, float64, error) {
-	bar := progressbar.NewOptions(len(paths), progressbar.OptionSetWriter(errOut),
-		progressbar.OptionSetDescription("analysing"), progressbar.OptionShowCount(),
-		progressbar.OptionShowIts(), progressbar.OptionSetItsString("images"),
-		progressbar.OptionThrottle(200*time.Millisecond), progressbar.OptionClearOnFinish())
+	bar := newBar(errOut, len(paths), "analysing", "images")
 	images := make([]eval.PipelineImage, len(paths))
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)

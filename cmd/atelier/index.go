@@ -13,7 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
 	"github.com/atelier-ml/atelier/analyze"
@@ -181,10 +180,7 @@ func indexEntries(ctx context.Context, errOut io.Writer, o indexOptions, idx ind
 	}
 	defer p.Close()
 
-	bar := progressbar.NewOptions(len(todo), progressbar.OptionSetWriter(errOut),
-		progressbar.OptionSetDescription("indexing"), progressbar.OptionShowCount(),
-		progressbar.OptionShowIts(), progressbar.OptionSetItsString("images"),
-		progressbar.OptionThrottle(200*time.Millisecond), progressbar.OptionClearOnFinish())
+	bar := newBar(errOut, len(todo), "indexing", "images")
 	paths := make([]string, len(todo))
 	for i, e := range todo {
 		paths[i] = e.path

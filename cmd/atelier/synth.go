@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 
 	"github.com/atelier-ml/atelier/dataset/synth"
@@ -80,9 +79,7 @@ sheet (a grid of photos with boxes and landmarks drawn: green visible, orange oc
 
 // writeSynth renders a dataset with a progress bar on stderr.
 func writeSynth(g *synth.Generator, out string, images int, progress io.Writer) (int, error) {
-	bar := progressbar.NewOptions(images, progressbar.OptionSetWriter(progress),
-		progressbar.OptionSetDescription("rendering"), progressbar.OptionShowCount(),
-		progressbar.OptionThrottle(200*time.Millisecond), progressbar.OptionClearOnFinish())
+	bar := newBar(progress, images, "rendering", "")
 	n, err := g.Write(out, synth.Options{Images: images, Progress: func() { _ = bar.Add(1) }})
 	_ = bar.Finish()
 	if err != nil {
