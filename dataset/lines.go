@@ -284,9 +284,25 @@ func parseLandmarkRow(fields [][]byte) (landmarkRow, error) {
 		if v < 0 || v > 2 {
 			return row, fmt.Errorf("landmark %d (%v) has visibility %d, want 0, 1 or 2", t+1, slot, v)
 		}
+		if err := checkCoords(x, y); err != nil {
+			return row, fmt.Errorf("landmark %d (%v): %w", t+1, slot, err)
+		}
 		row.Points[slot] = Point{X: float32(x), Y: float32(y), Vis: Visibility(v), Labeled: true}
 	}
 	return row, nil
+}
+
+// maxCoord bounds pixel coordinates: float32, which holds them, is exact up to 2^24.
+const maxCoord = 1 << 24
+
+// checkCoords reports a coordinate too large to be a pixel position held exactly.
+func checkCoords(v ...int) error {
+	for _, x := range v {
+		if x > maxCoord || x < -maxCoord {
+			return fmt.Errorf("coordinate %d is out of range (|x| <= %d)", x, maxCoord)
+		}
+	}
+	return nil
 }
 
 // checkBox reports a box whose corners are not in order.

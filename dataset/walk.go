@@ -261,6 +261,9 @@ func parseBox(fields [][]byte, firstField int) ([4]float32, error) {
 	if err := parseInts(fields, v[:], firstField); err != nil {
 		return b, err
 	}
+	if err := checkCoords(v[:]...); err != nil {
+		return b, err
+	}
 	for i, x := range v {
 		b[i] = float32(x)
 	}
