@@ -154,6 +154,12 @@ func TestAttrErrors(t *testing.T) {
 		{name: "not an integer", edit: func(f map[string]string) {
 			f[attrBBox] = replaceLine(f[attrBBox], 5, "img/C/img_00000003.jpg  010 04O 030 020")
 		}, want: []Error{{attrBBox, 5, `field 3 ("04O") is not an integer`}}},
+		{name: "box coordinate out of range", edit: func(f map[string]string) {
+			f[attrBBox] = replaceLine(f[attrBBox], 5, "img/C/img_00000003.jpg  010 020 999999970 040")
+		}, want: []Error{{attrBBox, 5, "coordinate 999999970 is out of range (|x| <= 16777216)"}}},
+		{name: "landmark coordinate out of range", edit: func(f map[string]string) {
+			f[attrLandmarks] = replaceLine(f[attrLandmarks], 3, "img/A/img_00000001.jpg  1  0 146 102  0 173 095  0 094 242  0 205 255  0 136 99999999  0 177 232")
+		}, want: []Error{{attrLandmarks, 3, "landmark 5 (left hem): coordinate 99999999 is out of range (|x| <= 16777216)"}}},
 		{name: "landmark count", edit: func(f map[string]string) {
 			f[attrLandmarks] = replaceLine(f[attrLandmarks], 3, "img/A/img_00000001.jpg  1  0 146 102  0 173 095  1 094 242  0 205 255")
 		}, want: []Error{{attrLandmarks, 3, "clothes_type 1 (upper) has 6 landmarks, row has 4 triples"}}},
