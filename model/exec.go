@@ -2,8 +2,10 @@ package model
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"image"
+	"io/fs"
 	"sync"
 
 	"github.com/gomlx/compute"
@@ -63,7 +65,8 @@ func (b *Bundle) LoadConfigured(task string, cfg any) (*Network, *mlmodel.Store,
 
 // SaveTrained records a newly trained network in the bundle directory dir: it encodes cfg and
 // metrics (none when nil) into net, saves the variables of store under scope (the network's) and
-// writes bundle.json.
+// writes bundle.json, keeping the other networks of the bundle already in dir and the parts of
+// its vocabulary that b leaves empty. A bundle.json in dir that cannot be read is an error.
 func (b *Bundle) SaveTrained(dir string, net *Network, cfg, metrics any, store *mlmodel.Store, scope string) error {
 	var err error
 	if net.Config, err = json.Marshal(cfg); err != nil {
@@ -80,7 +83,12 @@ func (b *Bundle) SaveTrained(dir string, net *Network, cfg, metrics any, store *
 	}
 	// Trainings of other networks may have saved into dir since b was loaded: keep their entries,
 	// which describe the checkpoints now on disk, and the parts of the vocabulary this one leaves.
-	if disk, err := Load(dir); err == nil {
+	disk, err := Load(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return err
+	default:
 		for task, n := range disk.Networks {
 			if task != net.Task {
 				b.Networks[task] = n
@@ -92,6 +100,12 @@ func (b *Bundle) SaveTrained(dir string, net *Network, cfg, metrics any, store *
 		v.Landmarks = orElse(v.Landmarks, disk.Vocabulary.Landmarks)
 	}
 	return b.Save(dir)
+}
+
+// RGBNetwork describes a network of square RGB inputs of side size, normalised by norm.
+func RGBNetwork(task string, size int, norm imageio.Norm, t Training) *Network {
+	return &Network{Task: task, InputSize: [2]int{size, size}, Channels: 3,
+		Normalization: Normalization{Mean: norm.Mean, Std: norm.Std}, Training: t}
 }
 
 // orElse returns s, or other when s is empty.

@@ -82,21 +82,12 @@ func Train(ctx context.Context, backend compute.Backend, d *dataset.Dataset, opt
 		return nil, err
 	}
 
-	// The aligner adds the landmark names and leaves the rest of the bundle's vocabulary
-	// (FashionNet's categories and attributes) as it is.
-	b, err := model.LoadOrNew(opts.Out, model.Vocabulary{})
-	if err != nil {
-		return nil, err
-	}
-	s := cfg.InputSize()
-	net := &model.Network{
-		Task: model.TaskAligner, InputSize: [2]int{s, s}, Channels: 3,
-		Normalization: model.Normalization{Mean: trainSet.Norm.Mean, Std: trainSet.Norm.Std},
-		Training: run.Training(opts.Dataset, opts.Format,
-			fmt.Sprintf("box crop with %.2f margin, scale jitter %.2f, shift %.2f, horizontal flip", cfg.Margin, Jitter.Scale, Jitter.Shift),
-			opts.Backend),
-	}
-	b.Vocabulary.Landmarks = fashion.LandmarkNames[:]
+	// The aligner adds the landmark names; SaveTrained keeps the rest of the bundle's vocabulary
+	// (FashionNet's categories and attributes) and its other networks.
+	net := model.RGBNetwork(model.TaskAligner, cfg.InputSize(), trainSet.Norm, run.Training(opts.Dataset, opts.Format,
+		fmt.Sprintf("box crop with %.2f margin, scale jitter %.2f, shift %.2f, horizontal flip", cfg.Margin, Jitter.Scale, Jitter.Shift),
+		opts.Backend))
+	b := model.New(model.Vocabulary{Landmarks: fashion.LandmarkNames[:]})
 	if err := b.SaveTrained(opts.Out, net, cfg, result, run.Store, Scope); err != nil {
 		return nil, err
 	}

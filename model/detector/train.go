@@ -101,21 +101,12 @@ func Train(ctx context.Context, backend compute.Backend, d *dataset.Dataset, opt
 		return nil, err
 	}
 
-	// The detector's classes live in its config: it leaves the bundle's vocabulary (FashionNet's
-	// categories and attributes) as it is.
-	b, err := model.LoadOrNew(opts.Out, model.Vocabulary{})
-	if err != nil {
-		return nil, err
-	}
-	s := cfg.InputSize()
-	net := &model.Network{
-		Task: model.TaskDetector, InputSize: [2]int{s, s}, Channels: 3,
-		Normalization: model.Normalization{Mean: trainSet.Norm.Mean, Std: trainSet.Norm.Std},
-		Training: run.Training(opts.Dataset, opts.Format,
-			fmt.Sprintf("letterbox, random zoom on %.0f-100%% of the image, horizontal flip", 100*(1-zoomAugment)),
-			opts.Backend),
-	}
-	if err := b.SaveTrained(opts.Out, net, cfg, result, run.Store, Scope); err != nil {
+	// The detector's classes live in its config: SaveTrained keeps the bundle's vocabulary
+	// (FashionNet's categories and attributes) and its other networks.
+	net := model.RGBNetwork(model.TaskDetector, cfg.InputSize(), trainSet.Norm, run.Training(opts.Dataset, opts.Format,
+		fmt.Sprintf("letterbox, random zoom on %.0f-100%% of the image, horizontal flip", 100*(1-zoomAugment)),
+		opts.Backend))
+	if err := model.New(model.Vocabulary{}).SaveTrained(opts.Out, net, cfg, result, run.Store, Scope); err != nil {
 		return nil, err
 	}
 	return result, nil

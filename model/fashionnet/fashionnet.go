@@ -145,13 +145,8 @@ func Train(ctx context.Context, backend compute.Backend, sets []*dataset.Dataset
 	for i, d := range sets {
 		formats[i] = d.Format
 	}
-	net := &model.Network{
-		Task:          model.TaskFashionNet,
-		InputSize:     [2]int{cfg.Backbone.InputSize, cfg.Backbone.InputSize},
-		Channels:      3,
-		Normalization: model.Normalization{Mean: Norm.Mean, Std: Norm.Std},
-		Training:      trained.Training(opts.Dataset, strings.Join(formats, ","), aug, opts.Backend),
-	}
+	net := model.RGBNetwork(model.TaskFashionNet, cfg.Backbone.InputSize, Norm,
+		trained.Training(opts.Dataset, strings.Join(formats, ","), aug, opts.Backend))
 	b.Vocabulary = vocab
 	if err := b.SaveTrained(opts.Out, net, cfg, metrics, trained.Store, Scope); err != nil {
 		return nil, err
