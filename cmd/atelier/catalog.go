@@ -1,12 +1,14 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 
 	"github.com/atelier-ml/atelier/analyze"
+	"github.com/atelier-ml/atelier/index"
 	"github.com/atelier-ml/atelier/model"
 	"github.com/atelier-ml/atelier/models"
 	"github.com/atelier-ml/atelier/nn"
@@ -48,6 +50,17 @@ func openPipeline(dir string, opts analyze.Options) (*analyze.Pipeline, error) {
 		return nil, err
 	}
 	return analyze.New(backend, b, opts)
+}
+
+// openCatalog opens the index of --index, or the default one under dataDir, and returns it with
+// its spec; a spec that cannot be used is bad input.
+func openCatalog(ctx context.Context, spec, dataDir string) (index.Index, string, error) {
+	spec, err := catalogSpec(spec, dataDir)
+	if err != nil {
+		return nil, "", badInput(err)
+	}
+	idx, err := index.Open(ctx, spec)
+	return idx, spec, err
 }
 
 // catalogSpec is the index spec of --index, or the embedded index file catalog.db in dataDir

@@ -119,12 +119,8 @@ func runIndex(cmd *cobra.Command, o indexOptions) error {
 			mine = append(mine, e)
 		}
 	}
-	spec, err := catalogSpec(o.index, o.dataDir)
-	if err != nil {
-		return badInput(err)
-	}
 	ctx := cmd.Context()
-	idx, err := index.Open(ctx, spec)
+	idx, spec, err := openCatalog(ctx, o.index, o.dataDir)
 	if err != nil {
 		return err
 	}

@@ -73,12 +73,8 @@ func runSearch(cmd *cobra.Command, o searchOptions, image string) error {
 	if o.k <= 0 {
 		return badInputf("--k must be positive, not %d", o.k)
 	}
-	spec, err := catalogSpec(o.index, o.dataDir)
-	if err != nil {
-		return badInput(err)
-	}
 	ctx := cmd.Context()
-	idx, err := index.Open(ctx, spec)
+	idx, _, err := openCatalog(ctx, o.index, o.dataDir)
 	if err != nil {
 		return err
 	}
