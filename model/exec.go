@@ -9,6 +9,7 @@ import (
 	"sync"
 
 	"github.com/gomlx/compute"
+	"github.com/gomlx/compute/dtypes/gotype"
 	"github.com/gomlx/gomlx/core/tensors"
 	mlmodel "github.com/gomlx/gomlx/ml/model"
 	"github.com/gomlx/gomlx/support/exceptions"
@@ -44,6 +45,13 @@ func (e *Exec) Call(args ...any) ([]*tensors.Tensor, error) {
 		}
 	})
 	return outs, err
+}
+
+// Take copies an output's values out and releases the tensor: outputs are read once.
+func Take[T gotype.Supported](t *tensors.Tensor) []T {
+	v := tensors.MustCopyFlatData[T](t)
+	_ = t.FinalizeAll()
+	return v
 }
 
 // Close releases the compiled graphs.

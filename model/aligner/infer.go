@@ -6,7 +6,6 @@ import (
 
 	"github.com/gomlx/compute"
 	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck // the graph DSL reads best unqualified.
-	"github.com/gomlx/gomlx/core/tensors"
 	mlmodel "github.com/gomlx/gomlx/ml/model"
 
 	"github.com/atelier-ml/atelier/fashion"
@@ -96,12 +95,7 @@ func (a *Aligner) alignCrops(crops []image.Image, toCrop []imageio.Affine) ([]Al
 		if err != nil {
 			return nil, fmt.Errorf("running the aligner: %w", err)
 		}
-		pts := tensors.MustCopyFlatData[float32](res[0])
-		vis := tensors.MustCopyFlatData[float32](res[1])
-		cl := tensors.MustCopyFlatData[int32](res[2])
-		for _, r := range res {
-			_ = r.FinalizeAll()
-		}
+		pts, vis, cl := model.Take[float32](res[0]), model.Take[float32](res[1]), model.Take[int32](res[2])
 		for k := range chunk {
 			inv := toCrop[start+k].Inverse()
 			var al Alignment

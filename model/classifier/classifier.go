@@ -336,13 +336,12 @@ func evaluate(backend compute.Backend, store *mlmodel.Store, cfg Config, set *Im
 		if err != nil {
 			return nil, fmt.Errorf("classifying images %d-%d: %w", start, start+len(idx)-1, err)
 		}
-		for k, p := range tensors.MustCopyFlatData[int32](out[0]) {
+		for k, p := range model.Take[int32](out[0]) {
 			if set.Labels[idx[k]] >= 0 {
 				pred = append(pred, int(p))
 				labels = append(labels, int(set.Labels[idx[k]]))
 			}
 		}
-		_ = out[0].FinalizeAll()
 	}
 	if len(labels) == 0 {
 		return nil, errors.New("no labeled images to evaluate")

@@ -6,7 +6,6 @@ import (
 
 	"github.com/gomlx/compute"
 	. "github.com/gomlx/gomlx/core/graph" //nolint:staticcheck // the graph DSL reads best unqualified.
-	"github.com/gomlx/gomlx/core/tensors"
 	mlmodel "github.com/gomlx/gomlx/ml/model"
 
 	"github.com/atelier-ml/atelier/fashion"
@@ -102,12 +101,7 @@ func (d *Detector) candidates(lbs []image.Image, minScore float32) ([][]Detectio
 		if err != nil {
 			return nil, fmt.Errorf("running the detector: %w", err)
 		}
-		heat := tensors.MustCopyFlatData[float32](res[0])
-		size := tensors.MustCopyFlatData[float32](res[1])
-		offset := tensors.MustCopyFlatData[float32](res[2])
-		for _, r := range res {
-			_ = r.FinalizeAll()
-		}
+		heat, size, offset := model.Take[float32](res[0]), model.Take[float32](res[1]), model.Take[float32](res[2])
 		for k := range chunk {
 			out = append(out, decodeMaps(heat[k*g*g*c:(k+1)*g*g*c], size[k*g*g*2:(k+1)*g*g*2],
 				offset[k*g*g*2:(k+1)*g*g*2], g, c, minScore))

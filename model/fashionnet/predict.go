@@ -194,14 +194,8 @@ func (p *Predictor) run(pixels, points, mask []float32, n int) ([]Prediction, er
 	if err != nil {
 		return nil, fmt.Errorf("fashionnet: %w", err)
 	}
-	cat := tensors.MustCopyFlatData[float32](outs[0])
-	attr := tensors.MustCopyFlatData[float32](outs[1])
-	lms := tensors.MustCopyFlatData[float32](outs[2])
-	vis := tensors.MustCopyFlatData[float32](outs[3])
-	emb := tensors.MustCopyFlatData[float32](outs[4])
-	for _, t := range outs {
-		_ = t.FinalizeAll()
-	}
+	cat, attr, lms := model.Take[float32](outs[0]), model.Take[float32](outs[1]), model.Take[float32](outs[2])
+	vis, emb := model.Take[float32](outs[3]), model.Take[float32](outs[4])
 	nc, na, nv, ne := p.numCategories, attributeOutputs(p.numAttribs), p.cfg.VisibilityClasses, p.cfg.EmbeddingDim
 	preds := make([]Prediction, n)
 	for i := range preds {
