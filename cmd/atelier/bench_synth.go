@@ -64,7 +64,7 @@ func benchSynth(ctx context.Context, args []string, progress io.Writer) (any, er
 	}
 	cpu0 := cpuSeconds()
 	start := time.Now()
-	n, err := writeSynth(synth.New(seed), dir, images, progress)
+	n, err := writeSynth(synth.New(seed), dir, synth.Options{Images: images}, progress)
 	if err != nil {
 		return nil, err
 	}
@@ -114,7 +114,7 @@ func benchSynthBaselines(ctx context.Context, args []string, progress io.Writer)
 		}
 		defer os.RemoveAll(tmp)
 		dir = tmp
-		if res.Images, err = writeSynth(synth.New(seed), dir, images, progress); err != nil {
+		if res.Images, err = writeSynth(synth.New(seed), dir, synth.Options{Images: images}, progress); err != nil {
 			return nil, err
 		}
 	}

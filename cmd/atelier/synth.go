@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -19,9 +20,9 @@ func init() {
 
 func newSynthCmd() *cobra.Command {
 	var (
-		out, preview string
-		images       int
-		seed         uint64
+		out, preview, only string
+		images             int
+		seed               uint64
 	)
 	p := synth.Plan(100)
 	cmd := &cobra.Command{
@@ -43,11 +44,15 @@ item identity, shop or consumer source):
 
 The output is byte-identical for the same --seed and --images. --preview also writes a contact
 sheet (a grid of photos with boxes and landmarks drawn: green visible, orange occluded); with no
---out only the contact sheet is made.`, p[0], p[1], p[2], p[3], p[4]),
+--out only the contact sheet is made. --only renders a single folder with all N images (more
+training data for one task).`, p[0], p[1], p[2], p[3], p[4]),
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if out == "" && preview == "" {
 				return badInputf("synth: give --out DIR or --preview PNG")
+			}
+			if only != "" && !slices.ContainsFunc(synth.Folders, func(f struct{ Name, Format string }) bool { return f.Name == only }) {
+				return badInputf("synth: --only %q: want attr, inshop, c2s, scenes or fld", only)
 			}
 			if images < 10 {
 				return badInputf("synth: --images %d is too few (at least 10)", images)
@@ -62,7 +67,7 @@ sheet (a grid of photos with boxes and landmarks drawn: green visible, orange oc
 				return nil
 			}
 			start := time.Now()
-			n, err := writeSynth(g, out, images, cmd.ErrOrStderr())
+			n, err := writeSynth(g, out, synth.Options{Images: images, Only: only}, cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
@@ -73,14 +78,16 @@ sheet (a grid of photos with boxes and landmarks drawn: green visible, orange oc
 	cmd.Flags().StringVar(&out, "out", "", "output directory")
 	cmd.Flags().IntVar(&images, "images", 500, "number of images in all, divided among the folders")
 	cmd.Flags().Uint64Var(&seed, "seed", 1, "random seed")
+	cmd.Flags().StringVar(&only, "only", "", "render only this folder (attr, inshop, c2s, scenes or fld), with all N images")
 	cmd.Flags().StringVar(&preview, "preview", "", "also write a contact sheet of samples to this PNG file")
 	return cmd
 }
 
 // writeSynth renders a dataset with a progress bar on stderr.
-func writeSynth(g *synth.Generator, out string, images int, progress io.Writer) (int, error) {
-	bar := newBar(progress, images, "rendering", "")
-	n, err := g.Write(out, synth.Options{Images: images, Progress: func() { _ = bar.Add(1) }})
+func writeSynth(g *synth.Generator, out string, o synth.Options, progress io.Writer) (int, error) {
+	bar := newBar(progress, o.Images, "rendering", "")
+	o.Progress = func() { _ = bar.Add(1) }
+	n, err := g.Write(out, o)
 	_ = bar.Finish()
 	if err != nil {
 		return n, fmt.Errorf("synth: %w", err)

@@ -14,6 +14,33 @@ import (
 
 // TestWriteDeterministicAndValid writes a small dataset twice, with different worker counts: the
 // two trees must be byte-identical, and every folder must load with no problems.
+// TestWriteOnly checks that Options.Only renders one folder with every image, and refuses an
+// unknown folder.
+func TestWriteOnly(t *testing.T) {
+	dir := t.TempDir()
+	got, err := New(7).Write(dir, Options{Images: 12, Only: "fld"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != 12 || len(entries) != 1 || entries[0].Name() != "fld" {
+		t.Errorf("wrote %d images into %v, want 12 into fld alone", got, entries)
+	}
+	d, err := dataset.Load(dataset.FormatFLD, filepath.Join(dir, "fld"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Samples) != 12 {
+		t.Errorf("fld holds %d samples, want 12", len(d.Samples))
+	}
+	if _, err := New(7).Write(t.TempDir(), Options{Images: 12, Only: "shoes"}); err == nil {
+		t.Error("an unknown folder was accepted")
+	}
+}
+
 func TestWriteDeterministicAndValid(t *testing.T) {
 	const n = 60
 	dirs := []string{t.TempDir(), t.TempDir()}

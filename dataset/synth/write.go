@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 
@@ -35,6 +36,9 @@ func Plan(n int) [5]int {
 type Options struct {
 	// Images is the total number of images, divided among the folders by Plan.
 	Images int
+	// Only, when set, names the one folder (of Folders) that Write renders, with all the
+	// images: more training data for one task without rendering the others.
+	Only string
 	// Workers renders this many images at once (GOMAXPROCS when 0); the output does not
 	// depend on it.
 	Workers int
@@ -53,9 +57,20 @@ type job struct {
 // for the same seed and options.
 func (g *Generator) Write(dir string, o Options) (int, error) {
 	plan := Plan(o.Images)
+	if o.Only != "" {
+		i := slices.IndexFunc(Folders, func(f struct{ Name, Format string }) bool { return f.Name == o.Only })
+		if i < 0 {
+			return 0, fmt.Errorf("no synthetic folder %q (want one of attr, inshop, c2s, scenes, fld)", o.Only)
+		}
+		plan = [5]int{}
+		plan[i] = o.Images
+	}
 	builders := []func(int) []job{g.attrJobs, g.inShopJobs, g.c2sJobs, g.sceneJobs, g.fldJobs}
 	total := 0
 	for i, f := range Folders {
+		if plan[i] == 0 && o.Only != "" {
+			continue
+		}
 		jobs := builders[i](plan[i])
 		root := filepath.Join(dir, f.Name)
 		samples, err := runJobs(root, jobs, o)

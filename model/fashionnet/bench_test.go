@@ -39,7 +39,7 @@ func BenchmarkTrainStep(b *testing.B) {
 	batch := gtrain.Batch{Inputs: inputs, Labels: labels}
 	pos, neg := make([]float32, na), make([]float32, na)
 	terms := objective(cfg, pos, neg)
-	trainer := gtrain.NewTrainer(backend, train.InitStore(1), trainModel(cfg, len(vocab.Categories), na), lossFn(cfg, terms),
+	trainer := gtrain.NewTrainer(backend, train.InitStore(1), trainModel(cfg, len(vocab.Categories), na, ex.Items()), lossFn(cfg, terms),
 		optimizer.Adam().Done(), nil, nil)
 	if _, err := trainer.TrainStep(batch); err != nil { // compiles the graph
 		b.Fatal(err)

@@ -3,6 +3,8 @@ package fashionnet
 import (
 	"errors"
 	"fmt"
+	"math"
+	"slices"
 
 	"github.com/atelier-ml/atelier/nn"
 )
@@ -64,6 +66,13 @@ type Config struct {
 	LandmarkSteps int `json:"landmark_steps"`
 	// ViewsPerItem is K of the P items x K views batches built when the data has item ids.
 	ViewsPerItem int `json:"views_per_item"`
+	// AttributeAdjust (tau) corrects the attribute scores by the attributes' training priors
+	// AttributePrior (set by Train): the reported logit is logit - tau*ln(prior). With tau = 1 an
+	// attribute is ranked by how much the image raises its odds over its base rate, so rare
+	// attributes are not buried under common ones: recall averaged over attributes, DeepFashion's
+	// measure, rewards that (logit adjustment, Menon et al., ICLR 2021). 0 reports raw scores.
+	AttributeAdjust float64   `json:"attribute_adjust,omitempty"`
+	AttributePrior  []float32 `json:"attribute_prior,omitempty"`
 }
 
 // LossWeights weighs the terms of the training loss.
@@ -73,6 +82,10 @@ type LossWeights struct {
 	Category   float64 `json:"category"`
 	Attributes float64 `json:"attributes"`
 	Triplet    float64 `json:"triplet"`
+	// Identity weighs the optional item-classification loss, a cosine softmax over the training
+	// items on the embedding: it spreads the items over the sphere, where the triplet loss alone
+	// can let them collapse into a narrow cone. 0 turns it off.
+	Identity float64 `json:"identity,omitempty"`
 }
 
 // DefaultConfig is the network `atelier train fashionnet` trains: 128x128 crops on the default
@@ -95,6 +108,7 @@ func DefaultConfig() Config {
 		TripletMargin:     0.2,
 		Weights:           LossWeights{Landmarks: 5, Visibility: 0.5, Category: 1, Attributes: 1, Triplet: 1},
 		ViewsPerItem:      4,
+		AttributeAdjust:   1,
 	}
 }
 
@@ -120,11 +134,26 @@ func (c Config) Validate() error {
 	check(c.Mining == HardMining || c.Mining == RandomMining, "triplet mining %q: want %q or %q", c.Mining, HardMining, RandomMining)
 	check(c.TripletMargin > 0, "triplet margin %g: want > 0", c.TripletMargin)
 	w := c.Weights
-	check(w.Landmarks >= 0 && w.Visibility >= 0 && w.Category >= 0 && w.Attributes >= 0 && w.Triplet >= 0, "loss weights must not be negative: %+v", w)
+	check(w.Landmarks >= 0 && w.Visibility >= 0 && w.Category >= 0 && w.Attributes >= 0 && w.Triplet >= 0 && w.Identity >= 0, "loss weights must not be negative: %+v", w)
 	check(c.LandmarkSteps >= 0, "landmark stage steps %d: want >= 0", c.LandmarkSteps)
+	check(c.AttributeAdjust >= 0, "attribute adjustment %g: want >= 0", c.AttributeAdjust)
+	check(!slices.ContainsFunc(c.AttributePrior, func(p float32) bool { return !(p > 0 && p < 1) }), "attribute priors must lie in (0, 1)")
 	check(c.ViewsPerItem >= 2, "views per item %d: want >= 2 (the triplet loss needs positives)", c.ViewsPerItem)
 	if len(errs) > 0 {
 		return fmt.Errorf("fashionnet config: %w", errors.Join(errs...))
 	}
 	return nil
+}
+
+// attributeOffsets are what the attribute logits lose to the prior correction (see
+// Config.AttributeAdjust), or nil for none.
+func (c Config) attributeOffsets() []float32 {
+	if c.AttributeAdjust == 0 || len(c.AttributePrior) == 0 {
+		return nil
+	}
+	off := make([]float32, len(c.AttributePrior))
+	for a, p := range c.AttributePrior {
+		off[a] = float32(c.AttributeAdjust * math.Log(float64(p)))
+	}
+	return off
 }

@@ -117,6 +117,9 @@ func (ex *Examples) AttributeLabels() [][]int8 {
 	return rows
 }
 
+// Items is the number of items with ids (their numbers are 0..Items()-1).
+func (ex *Examples) Items() int { return len(ex.views) }
+
 // HasItems reports whether some example has an item id with at least two views.
 func (ex *Examples) HasItems() bool {
 	for _, v := range ex.views {

@@ -99,10 +99,15 @@ func Train(ctx context.Context, backend compute.Backend, sets []*dataset.Dataset
 		return nil, errors.New("fashionnet: no garments in the train split")
 	}
 	examples.Augment = !opts.NoAugment
-	if !examples.HasItems() && cfg.Weights.Triplet > 0 {
-		logf(opts.Log, "fashionnet: no item has two training views: the triplet loss stays 0 (train with In-shop or Consumer-to-shop data for the embedding)")
+	if !examples.HasItems() && cfg.Weights.Triplet+cfg.Weights.Identity > 0 {
+		logf(opts.Log, "fashionnet: no item has two training views: the identity losses stay 0 (train with In-shop or Consumer-to-shop data for the embedding)")
+		cfg.Weights.Identity = 0
 	}
 	pos, neg := losses.AttributeWeights(examples.AttributeLabels(), attributeOutputs(numAttrs))
+	cfg.AttributePrior = nil
+	if numAttrs > 0 {
+		cfg.AttributePrior = losses.AttributePriors(examples.AttributeLabels(), numAttrs)
+	}
 	terms := objective(cfg, pos, neg)
 
 	b, err := model.LoadOrNew(opts.Out, vocab)
@@ -118,7 +123,7 @@ func Train(ctx context.Context, backend compute.Backend, sets []*dataset.Dataset
 	logf(opts.Log, "fashionnet: %d training garments (%d items with ids), %d categories, %d attributes",
 		examples.Len(), len(examples.views), numCats, numAttrs)
 	trained, err := model.RunTraining(ctx, backend, model.TaskFashionNet, opts.Out, TrainingDir, tc,
-		trainModel(cfg, numCats, attributeOutputs(numAttrs)), lossFn(cfg, terms), examples)
+		trainModel(cfg, numCats, attributeOutputs(numAttrs), examples.Items()), lossFn(cfg, terms), examples)
 	if err != nil {
 		return nil, err
 	}

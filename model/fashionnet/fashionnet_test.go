@@ -25,6 +25,7 @@ func tinyConfig() Config {
 	cfg.Backbone = nn.BackboneConfig{Arch: nn.ArchPatch, Widths: [4]int{16, 32, 48, 64}, Depths: [4]int{1, 1, 1, 1}, InputSize: 64}
 	cfg.GlobalDim, cfg.LocalDim, cfg.FusedDim, cfg.LandmarkDim, cfg.EmbeddingDim = 64, 32, 64, 64, 32
 	cfg.ViewsPerItem = 3
+	cfg.Weights.Identity = 1
 	return cfg
 }
 

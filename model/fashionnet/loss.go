@@ -19,9 +19,14 @@ const (
 	predLandmarks
 	predVisibility
 	predEmbedding
-	predStage // 1 once every branch trains (after Config.LandmarkSteps), else 0
-	predNoise // [B, B] uniform noise, present with RandomMining
+	predStage    // 1 once every branch trains (after Config.LandmarkSteps), else 0
+	predNoise    // [B, B] uniform noise with RandomMining, else a placeholder scalar
+	predIdentity // [B, items] item-classification logits, present when Weights.Identity > 0
 )
+
+// identityScale multiplies the item classifier's cosines: logits within [-1, 1] could never
+// make a confident softmax over thousands of items (NormFace, Wang et al. 2017).
+const identityScale = 16
 
 const (
 	labelCategory = iota
@@ -54,7 +59,7 @@ func objective(cfg Config, posWeight, negWeight []float32) []Term {
 			return losses.WeightedBCE(preds[predAttributes], labels[labelAttributes], Const(g, posWeight), Const(g, negWeight))
 		}
 	}
-	return []Term{
+	terms := []Term{
 		{Name: "loss_landmarks", Landmark: true, weight: func(w LossWeights) float64 { return w.Landmarks },
 			fn: func(labels, preds []*Node) *Node {
 				return losses.Landmarks(preds[predLandmarks], labels[labelLandmarks], labels[labelLabeled], losses.L1)
@@ -69,12 +74,18 @@ func objective(cfg Config, posWeight, negWeight []float32) []Term {
 		{Name: "loss_triplet", weight: func(w LossWeights) float64 { return w.Triplet },
 			fn: func(labels, preds []*Node) *Node {
 				var noise *Node
-				if len(preds) > predNoise {
+				if cfg.Mining == RandomMining {
 					noise = preds[predNoise]
 				}
 				return losses.Triplet(preds[predEmbedding], labels[labelItem], cfg.TripletMargin, noise)
 			}},
 	}
+	if cfg.Weights.Identity > 0 {
+		// Examples without an item carry negative ids, which the cross-entropy ignores.
+		terms = append(terms, Term{Name: "loss_identity", weight: func(w LossWeights) float64 { return w.Identity },
+			fn: func(labels, preds []*Node) *Node { return losses.Category(preds[predIdentity], labels[labelItem]) }})
+	}
+	return terms
 }
 
 // lossFn is the weighted sum of the terms; the terms of the heads count from the second stage.
@@ -113,19 +124,33 @@ func termMetrics(terms []Term) []metric.Interface {
 	return ms
 }
 
-// trainModel is the training graph: the network's outputs, the stage flag and, with random
-// mining, the noise that picks the negatives.
-func trainModel(cfg Config, numCategories, numAttributes int) train.ModelFn {
+// trainModel is the training graph: the network's outputs, the stage flag, with random mining
+// the noise that picks the negatives and, with an identity weight, the item classifier's logits
+// over numItems items. The item classifier lives outside the network's scope: only training
+// uses it, and the bundle does not keep it.
+func trainModel(cfg Config, numCategories, numAttributes, numItems int) train.ModelFn {
 	return func(scope *mlmodel.Scope, _ any, inputs []*Node) []*Node {
 		out := Build(scope, cfg, numCategories, numAttributes, inputs[0], inputs[1], inputs[2])
 		g := inputs[0].Graph()
 		step := optimizer.GetGlobalStepVar(scope).NodeValue(g)
 		stage := ConvertDType(GreaterOrEqual(step, Scalar(g, step.DType(), cfg.LandmarkSteps)), dtypes.Float32)
-		preds := []*Node{out.CategoryLogits, out.AttributeLogits, out.Landmarks, out.VisibilityLogits, out.Embedding, stage}
+		noise := ScalarZero(g, dtypes.Float32)
 		if cfg.Mining == RandomMining {
 			b := inputs[0].Shape().Dim(0)
-			preds = append(preds, StopGradient(scope.RandomUniform(g, shapes.Make(dtypes.Float32, b, b))))
+			noise = StopGradient(scope.RandomUniform(g, shapes.Make(dtypes.Float32, b, b)))
+		}
+		preds := []*Node{out.CategoryLogits, out.AttributeLogits, out.Landmarks, out.VisibilityLogits, out.Embedding, stage, noise}
+		if cfg.Weights.Identity > 0 {
+			preds = append(preds, identityLogits(scope.In("identity"), out.Embedding, numItems))
 		}
 		return preds
 	}
+}
+
+// identityLogits is a cosine classifier over numItems items: the scaled cosines between the
+// (unit) embeddings [B, D] and one learned unit vector per item.
+func identityLogits(scope *mlmodel.Scope, emb *Node, numItems int) *Node {
+	w := scope.VariableWithShape("weights", shapes.Make(emb.DType(), emb.Shape().Dim(1), numItems)).NodeValue(emb.Graph())
+	w = Div(w, Sqrt(MaxScalar(ReduceAndKeep(Square(w), ReduceSum, 0), 1e-12)))
+	return MulScalar(MatMul(emb, w), identityScale)
 }

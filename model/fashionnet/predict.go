@@ -33,8 +33,9 @@ type Crop struct {
 type Prediction struct {
 	// Category holds the probability of each category of the vocabulary (softmax).
 	Category []float32
-	// Attributes holds a score in (0, 1) per attribute (the logistic of its logit); with the
-	// ranking loss only their order is meaningful.
+	// Attributes holds a score in (0, 1) per attribute (the logistic of its logit, corrected by
+	// the attribute's prior as Config.AttributeAdjust says); with the ranking loss only their
+	// order is meaningful.
 	Attributes []float32
 	// Landmarks are the predicted (x, y) of the eight slots relative to the crop: pixel centres
 	// at (i+0.5)/size, so a crop pixel is x*size-0.5.
@@ -81,7 +82,11 @@ func newPredictor(backend compute.Backend, store *mlmodel.Store, cfg Config, num
 	var err error
 	p.exec, err = model.NewExec(backend, store, func(scope *mlmodel.Scope, inputs []*Node) []*Node {
 		out := Build(scope, cfg, numCategories, attributeOutputs(numAttribs), inputs[0], inputs[1], inputs[2])
-		return []*Node{Softmax(out.CategoryLogits, -1), Sigmoid(out.AttributeLogits), out.Landmarks,
+		attr := out.AttributeLogits
+		if off := cfg.attributeOffsets(); len(off) == attr.Shape().Dim(1) {
+			attr = Sub(attr, InsertAxes(Const(attr.Graph(), off), 0))
+		}
+		return []*Node{Softmax(out.CategoryLogits, -1), Sigmoid(attr), out.Landmarks,
 			Softmax(out.VisibilityLogits, -1), out.Embedding}
 	})
 	if err != nil {

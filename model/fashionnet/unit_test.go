@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gomlx/compute/dtypes"
 	"github.com/gomlx/gomlx/core/graph"
 
 	"github.com/atelier-ml/atelier/dataset"
@@ -33,6 +34,9 @@ func TestValidate(t *testing.T) {
 		{"pool stage", func(c *Config) { c.PoolStage = 4 }, "pool stage"},
 		{"weights", func(c *Config) { c.Weights.Triplet = -1 }, "weights"},
 		{"input size", func(c *Config) { c.Backbone.InputSize = 100 }, "input size"},
+		{"identity weight", func(c *Config) { c.Weights.Identity = -0.5 }, "weights"},
+		{"adjustment", func(c *Config) { c.AttributeAdjust = -1 }, "adjustment"},
+		{"prior", func(c *Config) { c.AttributePrior = []float32{0.5, 1} }, "priors"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -46,6 +50,23 @@ func TestValidate(t *testing.T) {
 				t.Errorf("error %v, want one about %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestAttributeOffsets checks the prior correction on a hand-computed case: with tau 2 and
+// priors 0.5 and 0.1, the logits lose 2 ln 0.5 = -1.386 and 2 ln 0.1 = -4.605.
+func TestAttributeOffsets(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.AttributeAdjust, cfg.AttributePrior = 2, []float32{0.5, 0.1}
+	got := cfg.attributeOffsets()
+	for a, want := range []float64{-1.3862944, -4.6051702} {
+		if math.Abs(float64(got[a])-want) > 1e-5 {
+			t.Errorf("offset %d: %v, want %v", a, got[a], want)
+		}
+	}
+	cfg.AttributeAdjust = 0
+	if off := cfg.attributeOffsets(); off != nil {
+		t.Errorf("tau 0: offsets %v, want none", off)
 	}
 }
 
@@ -234,7 +255,7 @@ func maxDiff(a, b []float32) float64 {
 // landmark terms count; afterwards every term counts with its weight.
 func TestStagedLoss(t *testing.T) {
 	cfg := tinyConfig()
-	cfg.Weights = LossWeights{Landmarks: 2, Visibility: 0.5, Category: 3, Attributes: 0.25, Triplet: 4}
+	cfg.Weights = LossWeights{Landmarks: 2, Visibility: 0.5, Category: 3, Attributes: 0.25, Triplet: 4, Identity: 1.5}
 	terms := objective(cfg, nil, nil)
 	loss := lossFn(cfg, terms)
 	const b, na, nc = 4, 5, 6
@@ -273,6 +294,8 @@ func TestStagedLoss(t *testing.T) {
 				graph.Reshape(graph.Const(g, randoms(b*8*3, 2)), b, 8, 3),
 				graph.Div(emb, graph.Sqrt(graph.ReduceAndKeep(graph.Square(emb), graph.ReduceSum, -1))),
 				graph.Const(g, stage),
+				graph.ScalarZero(g, dtypes.Float32), // no noise: hard mining
+				graph.Reshape(graph.Const(g, randoms(b*3, 2)), b, 3),
 			}
 			out := []*graph.Node{loss(labels, preds)}
 			for _, term := range terms {

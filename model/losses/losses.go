@@ -112,18 +112,7 @@ const MaxAttributeWeight = 100
 // weigh the same in total ("balanced" weighting), capped at MaxAttributeWeight. An attribute with
 // no positive (or no negative) example gets weight 0 for that class.
 func AttributeWeights(labels [][]int8, numAttributes int) (pos, neg []float32) {
-	nPos := make([]float64, numAttributes)
-	nNeg := make([]float64, numAttributes)
-	for _, row := range labels {
-		for a, v := range row[:min(len(row), numAttributes)] {
-			switch {
-			case v > 0:
-				nPos[a]++
-			case v < 0:
-				nNeg[a]++
-			}
-		}
-	}
+	nPos, nNeg := labelCounts(labels, numAttributes)
 	balanced := func(n, count float64) float32 {
 		if count == 0 {
 			return 0
@@ -138,6 +127,34 @@ func AttributeWeights(labels [][]int8, numAttributes int) (pos, neg []float32) {
 		neg[a] = balanced(n, nNeg[a])
 	}
 	return pos, neg
+}
+
+// AttributePriors returns each attribute's share of positives among its known labels (rows as
+// in AttributeWeights), with one pseudo-count of each sign so that no prior is 0 or 1.
+func AttributePriors(labels [][]int8, numAttributes int) []float32 {
+	nPos, nNeg := labelCounts(labels, numAttributes)
+	prior := make([]float32, numAttributes)
+	for a := range prior {
+		prior[a] = float32((nPos[a] + 1) / (nPos[a] + nNeg[a] + 2))
+	}
+	return prior
+}
+
+// labelCounts counts the positive and negative labels of each attribute.
+func labelCounts(labels [][]int8, numAttributes int) (nPos, nNeg []float64) {
+	nPos = make([]float64, numAttributes)
+	nNeg = make([]float64, numAttributes)
+	for _, row := range labels {
+		for a, v := range row[:min(len(row), numAttributes)] {
+			switch {
+			case v > 0:
+				nPos[a]++
+			case v < 0:
+				nNeg[a]++
+			}
+		}
+	}
+	return nPos, nNeg
 }
 
 // pairwiseL2 returns the [B, B] Euclidean distances between the rows of emb [B, D]. The square root

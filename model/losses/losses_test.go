@@ -107,6 +107,17 @@ func TestAttributeWeights(t *testing.T) {
 	}
 }
 
+func TestAttributePriors(t *testing.T) {
+	labels := [][]int8{{1, -1}, {-1, -1}, {-1, 0}, {-1, -1}}
+	// Attribute 0: 1 positive of 4 known -> (1+1)/(4+2); attribute 1: 0 of 3 -> 1/5.
+	got := AttributePriors(labels, 2)
+	for a, want := range []float64{2.0 / 6, 1.0 / 5} {
+		if math.Abs(float64(got[a])-want) > 1e-6 {
+			t.Errorf("attribute %d: prior %v, want %v", a, got[a], want)
+		}
+	}
+}
+
 func TestTriplet(t *testing.T) {
 	b := backend(t)
 	// Points on a line at 0, 1, 3, 3.5 (items 0, 0, 1, 1) and 10 (item 2, no positive: not an anchor).
