@@ -47,8 +47,8 @@ func TestBuiltinModel(t *testing.T) {
 	}
 	checks = append(checks,
 		check{"category top-1", fn.Category.Top1, atLeast(0.45), ">= 0.45"},
-		check{"category top-3", fn.Category.Top3, atLeast(0.80), ">= 0.80"},
-		check{"attribute top-3 recall", fn.Attributes.Top3, atLeast(0.15), ">= 0.15"},
+		check{"category top-3", fn.Category.Top3, atLeast(0.85), ">= 0.85"},
+		check{"attribute top-3 recall", fn.Attributes.Top3, atLeast(0.25), ">= 0.25"},
 		check{"landmark NE", fn.Landmarks.NE, func(v float64) bool { return v <= 0.06 }, "<= 0.06"},
 		check{"in-shop top-1", fn.InShop.Top1, atLeast(0.60), ">= 0.60"},
 		check{"in-shop top-20", fn.InShop.Top20, atLeast(0.90), ">= 0.90"},
@@ -60,7 +60,18 @@ func TestBuiltinModel(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &det); code != 0 || err != nil {
 		t.Fatalf("eval detector: exit %d, %v: %s", code, err, out)
 	}
-	checks = append(checks, check{"detector mAP@0.5", det.MAP50, atLeast(0.45), ">= 0.45"})
+	checks = append(checks, check{"detector mAP@0.5", det.MAP50, atLeast(0.55), ">= 0.55"})
+
+	out, code = runCLI(t, "eval", "aligner", "--data", at("fld"), "--format", "deepfashion-fld", "--json")
+	var al eval.AlignerResult
+	if err := json.Unmarshal([]byte(out), &al); code != 0 || err != nil || len(al.NEByStage) != 3 {
+		t.Fatalf("eval aligner: exit %d, %v: %s", code, err, out)
+	}
+	gain := 1 - float64(al.NE)/float64(al.NEByStage[0])
+	checks = append(checks,
+		check{"aligner NE", al.NE, func(v float64) bool { return v <= 0.05 }, "<= 0.05"},
+		check{"aligner gain of stages 2-3 over stage 1", eval.Value(gain), atLeast(0.10), ">= 0.10"},
+	)
 
 	for _, c := range checks {
 		t.Logf("%s = %.4f (floor %s)", c.name, float64(c.got), c.want)
