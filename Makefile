@@ -87,7 +87,7 @@ FN_DATA          = $(1)/attr,$(1)/inshop,$(1)/c2s
 # The shipped networks are sized for training on two CPU cores; on DeepFashion with a GPU, see
 # the README (larger inputs and backbones). FashionNet adds the item-classification loss to the
 # triplet loss (the embedding collapses without it).
-FN_EPOCHS := 20
+FN_EPOCHS := 30
 FN_FLAGS  := --batch 32 --input-size 128 --backbone-widths 32,64,128,256 --identity-weight 1
 # The detector and the aligner learn from more photos than a 20000-image set holds for them: a
 # set of seed SYNTH_EXTRA_SEED with 6000 scenes and 10000 FLD photos (the aligner is measured on

@@ -30,6 +30,10 @@ type Options struct {
 	MinScore float32
 	// AttributeThreshold is the lowest attribute score reported (default 0.5).
 	AttributeThreshold float32
+	// MaxAttributes caps the attributes reported per garment to the highest scored (default 5,
+	// as DeepFashion reads the top of the ranking; negative for no cap). The scores rank well but
+	// are not calibrated (ranking loss, prior correction), so many pass any fixed threshold.
+	MaxAttributes int
 	// Limits bound the images AnalyzeFiles decodes (imageio's defaults when zero).
 	Limits imageio.Limits
 	// NoGeometry switches the detector's geometric consistency pass off.
@@ -45,6 +49,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.AttributeThreshold <= 0 {
 		o.AttributeThreshold = 0.5
+	}
+	if o.MaxAttributes == 0 {
+		o.MaxAttributes = 5
 	}
 	return o
 }
@@ -215,7 +222,8 @@ func (p *Pipeline) category(probs []float32) Category {
 	return c
 }
 
-// attributes returns the attributes scored at least the threshold, highest first.
+// attributes returns the attributes scored at least the threshold, highest first, at most
+// MaxAttributes of them.
 func (p *Pipeline) attributes(scores []float32) []Attribute {
 	out := []Attribute{}
 	for i, s := range scores {
@@ -228,6 +236,9 @@ func (p *Pipeline) attributes(scores []float32) []Attribute {
 		}
 	}
 	sort.SliceStable(out, func(a, b int) bool { return out[a].Score > out[b].Score })
+	if p.opts.MaxAttributes > 0 && len(out) > p.opts.MaxAttributes {
+		out = out[:p.opts.MaxAttributes]
+	}
 	return out
 }
 

@@ -203,3 +203,35 @@ func TestAnalyzeImage(t *testing.T) {
 		t.Errorf("empty image: %v, want an InputError wrapping ErrEmpty", err)
 	}
 }
+
+// TestAttributesCap checks which attributes a garment reports: those at or above the threshold,
+// highest first, at most MaxAttributes (5 by default, none when negative).
+func TestAttributesCap(t *testing.T) {
+	var vocab model.Vocabulary
+	for _, n := range []string{"a", "b", "c", "d", "e", "f", "g"} {
+		vocab.Attributes = append(vocab.Attributes, model.Label{Name: n, Type: "style"})
+	}
+	scores := []float32{0.9, 0.2, 0.6, 0.95, 0.7, 0.55, 0.8}
+	tests := []struct {
+		name string
+		opts Options
+		want string
+	}{
+		{"default: five highest above 0.5", Options{}, "d a g e c"},
+		{"cap 2", Options{MaxAttributes: 2}, "d a"},
+		{"no cap", Options{MaxAttributes: -1}, "d a g e c f"},
+		{"threshold 0.75", Options{AttributeThreshold: 0.75}, "d a g"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := &Pipeline{vocab: vocab, opts: tt.opts.withDefaults()}
+			var got []string
+			for _, a := range p.attributes(scores) {
+				got = append(got, a.Name)
+			}
+			if strings.Join(got, " ") != tt.want {
+				t.Errorf("attributes %v, want %s", got, tt.want)
+			}
+		})
+	}
+}

@@ -23,12 +23,14 @@ func init() {
 		var asJSON, noGeometry bool
 		var workers int
 		var minScore, attrThreshold float64
+		var attrTop int
 		cmd := &cobra.Command{
 			Use:   "analyze [--model BUNDLE_DIR] IMAGE... [--json] [--annotate OUT_DIR]",
 			Short: "Detect, align and recognise every garment in photos",
 			Long: `Runs the whole pipeline on each image: detection (box, type, score), landmark alignment
 (name, position, visibility) and, when the bundle has FashionNet, category with top-5,
-attributes above the threshold and the identity embedding.
+the highest-scored attributes above the threshold (--attr-top, --attr-threshold) and the
+identity embedding.
 
 --json prints one JSON object per image, one per line (JSON Lines): {"image", "width",
 "height", "garments": [...], "timings_ms": {...}}. --annotate writes OUT_DIR/NAME.png with the
@@ -43,7 +45,7 @@ one line naming the file; the other images are still analysed and the exit statu
 					}
 				}
 				p, err := openPipeline(bundleDir, analyze.Options{Workers: workers, MinScore: float32(minScore),
-					AttributeThreshold: float32(attrThreshold), NoGeometry: noGeometry})
+					AttributeThreshold: float32(attrThreshold), MaxAttributes: attrTop, NoGeometry: noGeometry})
 				if err != nil {
 					return badInput(fmt.Errorf("%s: %w", modelName(bundleDir), err))
 				}
@@ -58,6 +60,7 @@ one line naming the file; the other images are still analysed and the exit statu
 		f.IntVar(&workers, "workers", 0, "images analysed at once (default: the number of CPUs)")
 		f.Float64Var(&minScore, "min-score", 0.3, "lowest detection score reported")
 		f.Float64Var(&attrThreshold, "attr-threshold", 0.5, "lowest attribute score reported")
+		f.IntVar(&attrTop, "attr-top", 5, "most attributes reported per garment, the highest scored (-1: every one above the threshold)")
 		f.BoolVar(&noGeometry, "no-geometry", false, "switch the detector's geometric consistency pass off")
 		return cmd
 	})
