@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"slices"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -51,7 +50,7 @@ training data for one task).`, p[0], p[1], p[2], p[3], p[4]),
 			if out == "" && preview == "" {
 				return badInputf("synth: give --out DIR or --preview PNG")
 			}
-			if only != "" && !slices.ContainsFunc(synth.Folders, func(f struct{ Name, Format string }) bool { return f.Name == only }) {
+			if only != "" && synth.FolderIndex(only) < 0 {
 				return badInputf("synth: --only %q: want attr, inshop, c2s, scenes or fld", only)
 			}
 			if images < 10 {

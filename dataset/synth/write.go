@@ -24,6 +24,11 @@ var Folders = []struct{ Name, Format string }{
 	{"fld", dataset.FormatFLD},
 }
 
+// FolderIndex returns the position of the folder named name in Folders, or -1.
+func FolderIndex(name string) int {
+	return slices.IndexFunc(Folders, func(f struct{ Name, Format string }) bool { return f.Name == name })
+}
+
 // Plan divides n images among the folders in Folders order: 40% Category and Attribute, 20%
 // In-shop, 15% (at least a pair) Consumer-to-shop, 15% scenes, and the rest (10%) FLD.
 func Plan(n int) [5]int {
@@ -58,7 +63,7 @@ type job struct {
 func (g *Generator) Write(dir string, o Options) (int, error) {
 	plan := Plan(o.Images)
 	if o.Only != "" {
-		i := slices.IndexFunc(Folders, func(f struct{ Name, Format string }) bool { return f.Name == o.Only })
+		i := FolderIndex(o.Only)
 		if i < 0 {
 			return 0, fmt.Errorf("no synthetic folder %q (want one of attr, inshop, c2s, scenes, fld)", o.Only)
 		}

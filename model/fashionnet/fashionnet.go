@@ -103,10 +103,11 @@ func Train(ctx context.Context, backend compute.Backend, sets []*dataset.Dataset
 		logf(opts.Log, "fashionnet: no item has two training views: the identity losses stay 0 (train with In-shop or Consumer-to-shop data for the embedding)")
 		cfg.Weights.Identity = 0
 	}
-	pos, neg := losses.AttributeWeights(examples.AttributeLabels(), attributeOutputs(numAttrs))
+	attrLabels := examples.AttributeLabels()
+	pos, neg := losses.AttributeWeights(attrLabels, attributeOutputs(numAttrs))
 	cfg.AttributePrior = nil
 	if numAttrs > 0 {
-		cfg.AttributePrior = losses.AttributePriors(examples.AttributeLabels(), numAttrs)
+		cfg.AttributePrior = losses.AttributePriors(attrLabels, numAttrs)
 	}
 	terms := objective(cfg, pos, neg)
 
