@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -233,5 +234,52 @@ func TestAttributesCap(t *testing.T) {
 				t.Errorf("attributes %v, want %s", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestCatalogThreshold checks that Analyze keeps the garments at or above MinScore and
+// AnalyzeCatalog those at or above CatalogMinScore.
+func TestCatalogThreshold(t *testing.T) {
+	all := tinyPipeline(t)
+	img := image.NewRGBA(image.Rect(0, 0, 96, 128))
+	for i := range img.Pix {
+		img.Pix[i] = uint8(i * 7)
+	}
+	every, err := all.Analyze(context.Background(), img, "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var scores []float32
+	for _, g := range every.Garments {
+		scores = append(scores, g.Score)
+	}
+	slices.Sort(scores)
+	if len(scores) < 3 || scores[0] == scores[len(scores)-1] {
+		t.Fatalf("the untrained detector gave scores %v; the test needs several distinct ones", scores)
+	}
+	street, catalog := scores[len(scores)/2], scores[1]
+	// The same networks with thresholds between the scores (not closed: all owns them).
+	p := NewFromParts(all.det, all.al, nil, model.Vocabulary{}, Options{MinScore: street, CatalogMinScore: catalog})
+	count := func(min float32) int {
+		n := 0
+		for _, s := range scores {
+			if s >= min {
+				n++
+			}
+		}
+		return n
+	}
+	for _, tt := range []struct {
+		name    string
+		analyze func(context.Context, image.Image, string) (Result, error)
+		want    int
+	}{{"Analyze", p.Analyze, count(street)}, {"AnalyzeCatalog", p.AnalyzeCatalog, count(catalog)}} {
+		r, err := tt.analyze(context.Background(), img, "x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(r.Garments) != tt.want {
+			t.Errorf("%s: %d garments, want %d (scores %v, thresholds %g street, %g catalog)", tt.name, len(r.Garments), tt.want, scores, street, catalog)
+		}
 	}
 }

@@ -92,6 +92,8 @@ type Training struct {
 	BatchSize    int     `json:"batch_size"`
 	LearningRate float64 `json:"learning_rate"`
 	Seed         uint64  `json:"seed"`
+	// InitializedFrom names the bundle whose weights the run started from (fine-tuning).
+	InitializedFrom string `json:"initialized_from,omitempty"`
 	// Backend is the GoMLX backend it ran on; Seconds the training time (all resumed parts).
 	Backend string  `json:"backend"`
 	Seconds float64 `json:"seconds"`

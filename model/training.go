@@ -60,6 +60,6 @@ func (t *Trained) Training(data, format, augmentation, backend string) Training 
 	return Training{
 		Dataset: data, Format: format, Split: string(dataset.Train), Samples: t.Samples,
 		Augmentation: augmentation, Epochs: epochs, Steps: r.Step, BatchSize: tc.BatchSize,
-		LearningRate: tc.LearningRate, Seed: tc.Seed, Backend: backend, Seconds: r.TotalElapsed.Seconds(),
+		LearningRate: tc.LearningRate, Seed: tc.Seed, InitializedFrom: tc.InitFrom, Backend: backend, Seconds: r.TotalElapsed.Seconds(),
 	}
 }

@@ -66,9 +66,10 @@ func matchesOf(hits []index.Hit) []match {
 	return out
 }
 
-// analyze decodes and analyses an uploaded image in an inference slot. The decode runs in the
-// slot too, since a large image costs as much memory as the model.
-func (s *Server) analyze(ctx context.Context, b *backend, up *upload) (analyze.Result, error) {
+// analyze decodes and analyses an uploaded image in an inference slot, as a catalog photo when
+// catalog is set. The decode runs in the slot too, since a large image costs as much memory as
+// the model.
+func (s *Server) analyze(ctx context.Context, b *backend, up *upload, catalog bool) (analyze.Result, error) {
 	release, err := s.limiter.acquire(ctx)
 	if err != nil {
 		if errors.Is(err, errQueueFull) {
@@ -83,7 +84,11 @@ func (s *Server) analyze(ctx context.Context, b *backend, up *upload) (analyze.R
 		return analyze.Result{}, err
 	}
 	decoded := time.Now()
-	res, err := b.analyzer.Analyze(ctx, img, up.name)
+	run := b.analyzer.Analyze
+	if ca, ok := b.analyzer.(CatalogAnalyzer); ok && catalog {
+		run = ca.AnalyzeCatalog
+	}
+	res, err := run(ctx, img, up.name)
 	if err != nil {
 		return analyze.Result{}, fmt.Errorf("analysing the uploaded image: %w", err)
 	}
@@ -110,7 +115,7 @@ func (s *Server) handleAnalyze(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	res, err := s.analyze(r.Context(), b, up)
+	res, err := s.analyze(r.Context(), b, up, false)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -233,7 +238,7 @@ func parseSearch(r *http.Request) (searchRequest, *upload, error) {
 // searchPhoto analyses a photo and searches the catalog for each of its garments (of type
 // q.CategoryType, if set) among the items of the garment's type: street-to-shop retrieval.
 func (s *Server) searchPhoto(ctx context.Context, b *backend, up *upload, q searchRequest) (*searchResponse, error) {
-	res, err := s.analyze(ctx, b, up)
+	res, err := s.analyze(ctx, b, up, false)
 	if err != nil {
 		return nil, err
 	}
@@ -373,7 +378,7 @@ func (s *Server) addItem(r *http.Request) (*addItemResponse, error) {
 		}
 	}
 	ctx := r.Context()
-	res, err := s.analyze(ctx, b, up)
+	res, err := s.analyze(ctx, b, up, true)
 	if err != nil {
 		return nil, err
 	}

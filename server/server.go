@@ -27,6 +27,12 @@ type Analyzer interface {
 	Analyze(ctx context.Context, img image.Image, name string) (analyze.Result, error)
 }
 
+// CatalogAnalyzer is an Analyzer with its own way for a shop's photo of a product, which
+// POST /v1/items uses when the Analyzer has it (the pipeline's lower detection threshold).
+type CatalogAnalyzer interface {
+	AnalyzeCatalog(ctx context.Context, img image.Image, name string) (analyze.Result, error)
+}
+
 // Config holds the server's settings. The zero value of a field selects its default.
 type Config struct {
 	// Addr is the address the server listens on. Catalog writes without a Token are allowed only

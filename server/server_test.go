@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"hash/crc32"
+	"image"
 	"image/color"
 	"image/jpeg"
 	"io"
@@ -16,6 +17,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -640,3 +642,44 @@ func waitFor(t *testing.T, cond func() bool) {
 }
 
 func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// catalogCounter is colorAnalyzer with a catalog analysis, counting which one each request uses.
+type catalogCounter struct {
+	colorAnalyzer
+	street, catalog atomic.Int64
+}
+
+func (a *catalogCounter) Analyze(ctx context.Context, img image.Image, name string) (analyze.Result, error) {
+	a.street.Add(1)
+	return a.colorAnalyzer.Analyze(ctx, img, name)
+}
+
+func (a *catalogCounter) AnalyzeCatalog(ctx context.Context, img image.Image, name string) (analyze.Result, error) {
+	a.catalog.Add(1)
+	return a.colorAnalyzer.Analyze(ctx, img, name)
+}
+
+// TestCatalogAnalysis checks that item photos go to the analyzer's catalog analysis, and that
+// street photos (analyze, search by photo) do not.
+func TestCatalogAnalysis(t *testing.T) {
+	a := &catalogCounter{}
+	e := newTestEnv(t, Config{}, a)
+	photo := encodePNG(t, streetPhoto())
+	for _, tt := range []struct {
+		path                 string
+		code                 int
+		street, catalogCalls int64
+	}{
+		{"/v1/analyze", http.StatusOK, 1, 0},
+		{"/v1/search", http.StatusOK, 2, 0},
+		{"/v1/items", http.StatusCreated, 2, 1},
+	} {
+		body, ct := multipartBody(t, photo, nil)
+		if code, _, data := e.do(t, "POST", tt.path, ct, body); code != tt.code {
+			t.Fatalf("POST %s: %d %s", tt.path, code, data)
+		}
+		if s, c := a.street.Load(), a.catalog.Load(); s != tt.street || c != tt.catalogCalls {
+			t.Errorf("after POST %s: %d street and %d catalog analyses, want %d and %d", tt.path, s, c, tt.street, tt.catalogCalls)
+		}
+	}
+}

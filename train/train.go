@@ -77,6 +77,12 @@ type Config struct {
 	// Resume continues from the last checkpoint in Dir. Without it, a run starts from scratch and
 	// replaces the checkpoints and curves that Dir holds.
 	Resume bool
+	// Init, when set, fills the store of a run that does not resume before its first step, e.g.
+	// with the weights of an earlier run to fine-tune them; variables it leaves out are
+	// initialised as usual. A resumed run ignores it: its checkpoint holds everything.
+	Init func(*model.Store) error
+	// InitFrom names what Init loads, for the record ("models/default").
+	InitFrom string
 	// Progress receives the progress bar (usually os.Stderr); nil shows none.
 	Progress io.Writer
 	// Metrics are extra per-step values (e.g. the terms of a multi-task loss), recorded as curves
@@ -173,6 +179,11 @@ func Run(ctx context.Context, backend compute.Backend, store *model.Store, model
 				return nil, err
 			}
 			res.Curves, before = h.Curves, time.Duration(h.Seconds*float64(time.Second))
+		}
+	}
+	if cfg.Init != nil && !cfg.Resume {
+		if err := cfg.Init(store); err != nil {
+			return nil, fmt.Errorf("initialising the weights: %w", err)
 		}
 	}
 	if err := exceptions.TryCatch[error](func() { res.Step = int(optimizer.GetGlobalStep(store)) }); err != nil {

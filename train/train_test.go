@@ -208,6 +208,49 @@ func TestResume(t *testing.T) {
 	}
 }
 
+// TestInit fine-tunes: a run whose Init copies a trained run's network starts where that one
+// ended, with the optimizer and the schedule fresh, and an Init that fails stops the run.
+func TestInit(t *testing.T) {
+	backend := goBackend(t)
+	trained := InitStore(3)
+	first, err := Run(context.Background(), backend, trained, mlp, categoryLoss, newQuadrants(256), testConfig(t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(t.TempDir())
+	cfg.Seed = 4
+	cfg.Init = func(store *model.Store) error {
+		for v := range trained.IterVariables() {
+			if strings.HasPrefix(v.Path(), "/hidden/") || strings.HasPrefix(v.Path(), "/out/") {
+				value, err := v.MustValue().Clone()
+				if err != nil {
+					return err
+				}
+				if _, err := store.CreateVariable(v.Path(), value); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	tuned, err := Run(context.Background(), backend, InitStore(4), mlp, categoryLoss, newQuadrants(256), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tuned.Step != 48 {
+		t.Errorf("fine-tuning ran to step %d, want 48 (a fresh global step)", tuned.Step)
+	}
+	start, fresh := tuned.Curves["loss"][0].Value, first.Curves["loss"][0].Value
+	if !(start < 0.6*fresh) {
+		t.Errorf("fine-tuning's first loss %.4f, want well below a fresh run's %.4f", start, fresh)
+	}
+
+	cfg.Init = func(*model.Store) error { return errors.New("no such bundle") }
+	if _, err := Run(context.Background(), backend, InitStore(4), mlp, categoryLoss, newQuadrants(256), cfg); err == nil || !strings.Contains(err.Error(), "no such bundle") {
+		t.Errorf("failing Init: err = %v", err)
+	}
+}
+
 // TestDivergence checks that a NaN loss stops the run without checkpointing spoilt weights.
 func TestDivergence(t *testing.T) {
 	dir := t.TempDir()

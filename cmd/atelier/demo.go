@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/atelier-ml/atelier/analyze"
 	"github.com/atelier-ml/atelier/dataset/synth"
 	"github.com/atelier-ml/atelier/fashion"
 	"github.com/atelier-ml/atelier/index"
@@ -105,7 +106,7 @@ func fillDemo(ctx context.Context, errOut io.Writer, logger *slog.Logger, o serv
 		entries[k] = catalogEntry{path: path, item: item}
 	}
 	logger.Info("demo catalog: indexing", "items", len(entries))
-	err = indexEntries(ctx, errOut, indexOptions{model: o.model, batch: demoBatch, workers: o.workers, minScore: catalogMinScore}, idx, entries, &sum)
+	err = indexEntries(ctx, errOut, indexOptions{model: o.model, batch: demoBatch, workers: o.workers, minScore: analyze.CatalogMinScore}, idx, entries, &sum)
 	if err != nil {
 		return sum, fmt.Errorf("indexing the demo catalog: %w", err)
 	}

@@ -82,7 +82,7 @@ func evalPipeline(cmd *cobra.Command, o pipelineOptions) error {
 	ctx := cmd.Context()
 	errOut := cmd.ErrOrStderr()
 	sum := indexSummary{Bad: []string{}}
-	catalogOpts := indexOptions{model: o.model, batch: 64, minScore: catalogMinScore}
+	catalogOpts := indexOptions{model: o.model, batch: 64, minScore: analyze.CatalogMinScore}
 	if err := indexEntries(ctx, errOut, catalogOpts, idx, catalog, &sum); err != nil {
 		return err
 	}

@@ -28,11 +28,6 @@ func init() {
 	subcommands = append(subcommands, newIndexCmd)
 }
 
-// catalogMinScore is the lowest detection score of a catalog photo's garment: lower than for
-// street photos (0.3), since a shop photo is known to show its product (the built-in detector
-// scores one in nine of the demo catalog's garments between 0.15 and 0.3).
-const catalogMinScore = 0.15
-
 // indexOptions are the flags of `atelier index`.
 type indexOptions struct {
 	catalog, format, model, index, dataDir, shard string
@@ -88,7 +83,7 @@ naming the file) and skipped; the exit status is then 2, once everything else is
 	f.StringVar(&o.shard, "shard", "0/1", "index only shard i of n: the pictures at positions ≡ i (mod n) in id order")
 	f.IntVar(&o.batch, "batch", 64, "items written to the index at once")
 	f.IntVar(&o.workers, "workers", 0, "images analysed at once (default: the number of CPUs)")
-	f.Float64Var(&o.minScore, "min-score", catalogMinScore, "lowest detection score of a garment")
+	f.Float64Var(&o.minScore, "min-score", analyze.CatalogMinScore, "lowest detection score of a garment")
 	f.BoolVar(&o.asJSON, "json", false, "print a JSON summary on stdout")
 	return cmd
 }

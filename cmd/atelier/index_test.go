@@ -18,6 +18,7 @@ import (
 	"github.com/atelier-ml/atelier/dataset"
 	"github.com/atelier-ml/atelier/dataset/synth"
 	"github.com/atelier-ml/atelier/index"
+	"github.com/atelier-ml/atelier/train"
 )
 
 // writeRetrievalBundle renders a tiny synthetic dataset and makes a bundle of a FashionNet
@@ -37,8 +38,8 @@ func writeRetrievalBundle(t testing.TB) (bundle, inshop string) {
 	cmd := &cobra.Command{}
 	cmd.SetOut(&bytes.Buffer{})
 	cmd.SetContext(t.Context())
-	err := trainFashionNet(cmd, fashionNetTrainArgs{data: inshop, format: dataset.FormatInShop, out: bundle,
-		steps: 2, batch: 4, lr: 1e-3, seed: 1, checkpointEvery: time.Minute, net: net})
+	err := trainFashionNet(cmd, inshop, dataset.FormatInShop, bundle,
+		train.Config{Steps: 2, BatchSize: 4, LearningRate: 1e-3, Seed: 1, CheckpointEvery: time.Minute}, false, false, net)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	mlmodel "github.com/gomlx/gomlx/ml/model"
 	"github.com/spf13/cobra"
 
 	"github.com/atelier-ml/atelier/dataset"
@@ -81,6 +82,7 @@ func init() {
 	subcommands = append(subcommands, func() *cobra.Command {
 		var (
 			data, format, out, widths string
+			initFrom                  string
 			epochs, steps, batch, pad int
 			warmup, blocks            int
 			seed                      uint64
@@ -92,7 +94,7 @@ func init() {
 			al                        *alignerFlags
 		)
 		cmd := &cobra.Command{
-			Use:   "train TASK --data DIR --format F --out BUNDLE_DIR [--epochs E | --steps N] [--resume]",
+			Use:   "train TASK --data DIR --format F --out BUNDLE_DIR [--epochs E | --steps N] [--resume | --init BUNDLE_DIR]",
 			Short: "Train a model (classifier, fashionnet, detector, aligner)",
 			Long: `Trains TASK on a dataset and writes a model bundle.
 
@@ -105,7 +107,9 @@ by the task (fashionnet's are not) and listed below.
 The training state (checkpoints every --checkpoint-every and at the end, curves.json and the
 curves.png plot) lives in BUNDLE_DIR/training. Ctrl-C stops after writing a checkpoint; --resume
 continues from the last one, with the same result as an uninterrupted run. Without --resume a run
-starts from scratch and replaces that state. The bundle is written when training completes.`,
+starts from scratch and replaces that state; --init starts it from the weights of TASK's network
+in another bundle instead (fine-tuning, with a new learning-rate schedule). The bundle is written
+when training completes.`,
 			Args: cobra.ExactArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
 				task := args[0]
@@ -130,13 +134,16 @@ starts from scratch and replaces that state. The bundle is written when training
 					WarmupSteps: warmup, WeightDecay: weightDecay, Seed: seed, Resume: resume,
 					CheckpointEvery: checkpointEvery, Progress: os.Stderr,
 				}
+				if initFrom != "" {
+					init, err := initWeights(task, initFrom)
+					if err != nil {
+						return err
+					}
+					tc.Init, tc.InitFrom = init, initFrom
+				}
 				switch task {
 				case model.TaskFashionNet:
-					return trainFashionNet(cmd, fashionNetTrainArgs{
-						data: data, format: format, out: out, epochs: epochs, steps: steps, batch: batch,
-						warmup: warmup, seed: seed, lr: lr, minLR: minLR, weightDecay: weightDecay,
-						resume: resume, asJSON: asJSON, noAug: noAugment, checkpointEvery: checkpointEvery, net: fnet,
-					})
+					return trainFashionNet(cmd, data, format, out, tc, asJSON, noAugment, fnet)
 				case model.TaskDetector:
 					return trainDetector(cmd, data, format, out, tc, asJSON, det)
 				case model.TaskAligner:
@@ -164,6 +171,7 @@ starts from scratch and replaces that state. The bundle is written when training
 		f.Float64Var(&weightDecay, "weight-decay", 0.05, "AdamW weight decay")
 		f.Uint64Var(&seed, "seed", 1, "seed of the initialisation, example order and augmentation")
 		f.BoolVar(&resume, "resume", false, "continue from the last checkpoint in BUNDLE_DIR/training")
+		f.StringVar(&initFrom, "init", "", "start from the weights of TASK's network in this bundle folder (fine-tuning; the network flags must describe the same network)")
 		f.DurationVar(&checkpointEvery, "checkpoint-every", 5*time.Minute, "time between checkpoints")
 		f.StringVar(&widths, "widths", "32,64,128", "classifier: channels of each stage")
 		f.IntVar(&blocks, "blocks", 1, "classifier: residual blocks per stage")
@@ -173,6 +181,22 @@ starts from scratch and replaces that state. The bundle is written when training
 		fnet, det, al = addFashionNetFlags(f), addDetectorFlags(f), addAlignerFlags(f)
 		return cmd
 	})
+}
+
+// initWeights returns a train.Config.Init that loads the task's network of the bundle in dir;
+// the bundle is read now, so that a wrong --init fails before the data is read.
+func initWeights(task, dir string) (func(*mlmodel.Store) error, error) {
+	b, err := model.Load(dir)
+	if err != nil {
+		return nil, badInput(fmt.Errorf("--init: %w", err))
+	}
+	if _, err := b.Network(task); err != nil {
+		return nil, badInput(fmt.Errorf("--init %s: %w", dir, err))
+	}
+	return func(store *mlmodel.Store) error {
+		_, err := b.LoadNetwork(task, store)
+		return err
+	}, nil
 }
 
 // trainClassifier is "atelier train classifier": tc holds the options common to every task,

@@ -114,28 +114,16 @@ func loadFashionNetData(formats, dirs string) ([]*dataset.Dataset, error) {
 	return sets, nil
 }
 
-// fashionNetTrainArgs are the settings "train fashionnet" takes from the train command.
-type fashionNetTrainArgs struct {
-	data, format, out      string
-	epochs, steps, batch   int
-	warmup                 int
-	seed                   uint64
-	lr, minLR, weightDecay float64
-	resume, asJSON, noAug  bool
-	checkpointEvery        time.Duration
-	net                    *fashionNetFlags
-}
-
 // trainFashionNet is "atelier train fashionnet".
-func trainFashionNet(cmd *cobra.Command, a fashionNetTrainArgs) error {
-	cfg, err := a.net.config()
+func trainFashionNet(cmd *cobra.Command, data, format, out string, tc train.Config, asJSON, noAugment bool, flags *fashionNetFlags) error {
+	cfg, err := flags.config()
 	if err != nil {
 		return err
 	}
-	if a.epochs == 0 && a.steps == 0 {
-		a.epochs = fashionNetDefaultEpochs
+	if tc.Epochs == 0 && tc.Steps == 0 {
+		tc.Epochs = fashionNetDefaultEpochs
 	}
-	sets, err := loadFashionNetData(a.format, a.data)
+	sets, err := loadFashionNetData(format, data)
 	if err != nil {
 		return err
 	}
@@ -147,15 +135,11 @@ func trainFashionNet(cmd *cobra.Command, a fashionNetTrainArgs) error {
 	defer stop()
 	start := time.Now()
 	rep, err := fashionnet.Train(ctx, backend, sets, fashionnet.Options{
-		Out:    a.out,
-		Config: cfg,
-		Train: train.Config{
-			BatchSize: a.batch, Epochs: a.epochs, Steps: a.steps, LearningRate: a.lr, MinLearningRate: a.minLR,
-			WarmupSteps: a.warmup, WeightDecay: a.weightDecay, Seed: a.seed, Resume: a.resume,
-			CheckpointEvery: a.checkpointEvery, Progress: os.Stderr,
-		},
-		NoAugment: a.noAug,
-		Dataset:   a.data,
+		Out:       out,
+		Config:    cfg,
+		Train:     tc,
+		NoAugment: noAugment,
+		Dataset:   data,
 		Backend:   backendName,
 		Log:       os.Stderr,
 	})
@@ -163,14 +147,14 @@ func trainFashionNet(cmd *cobra.Command, a fashionNetTrainArgs) error {
 	case errors.Is(err, train.ErrNoCheckpoint):
 		return badInput(err)
 	case errors.Is(err, context.Canceled):
-		return fmt.Errorf("%w; the checkpoint is in %s/%s: run again with --resume to continue", err, a.out, fashionnet.TrainingDir)
+		return fmt.Errorf("%w; the checkpoint is in %s/%s: run again with --resume to continue", err, out, fashionnet.TrainingDir)
 	case err != nil:
 		return err
 	}
-	sum := trainSummary{Task: model.TaskFashionNet, Out: a.out, Backend: backendName, Seconds: time.Since(start).Seconds(), Metrics: rep.Metrics}
-	if a.asJSON {
+	sum := trainSummary{Task: model.TaskFashionNet, Out: out, Backend: backendName, Seconds: time.Since(start).Seconds(), Metrics: rep.Metrics}
+	if asJSON {
 		return json.NewEncoder(cmd.OutOrStdout()).Encode(sum)
 	}
-	fmt.Fprintf(cmd.OutOrStdout(), "trained fashionnet for %d steps in %.0f s on %s; bundle in %s\n", rep.Run.Step, sum.Seconds, backendName, a.out)
+	fmt.Fprintf(cmd.OutOrStdout(), "trained fashionnet for %d steps in %.0f s on %s; bundle in %s\n", rep.Run.Step, sum.Seconds, backendName, out)
 	return printFashionNetResult(cmd, rep.Metrics)
 }

@@ -11,6 +11,8 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/atelier-ml/atelier/dataset/synth"
+	"github.com/atelier-ml/atelier/model"
+	"github.com/atelier-ml/atelier/train"
 )
 
 // TestTrainEvalFashionNet trains a tiny FashionNet for a few steps on synthetic attribute and
@@ -29,11 +31,8 @@ func TestTrainEvalFashionNet(t *testing.T) {
 	cmd := &cobra.Command{}
 	cmd.SetOut(&stdout)
 	cmd.SetContext(t.Context())
-	err := trainFashionNet(cmd, fashionNetTrainArgs{
-		data: dirs, format: formats, out: out, steps: 3, batch: 8, lr: 1e-3, seed: 1,
-		asJSON: true, checkpointEvery: time.Minute, net: net,
-	})
-	if err != nil {
+	tc := train.Config{Steps: 3, BatchSize: 8, LearningRate: 1e-3, Seed: 1, CheckpointEvery: time.Minute}
+	if err := trainFashionNet(cmd, dirs, formats, out, tc, true, false, net); err != nil {
 		t.Fatal(err)
 	}
 	var sum map[string]any
@@ -56,6 +55,27 @@ func TestTrainEvalFashionNet(t *testing.T) {
 	}
 	if _, ok := res["c2s"]; ok {
 		t.Errorf("eval --json has a c2s section without Consumer-to-shop data: %s", stdout.String())
+	}
+
+	// Fine-tuning the result (--init) records where it started.
+	init, err := initWeights(model.TaskFashionNet, out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tuned := filepath.Join(t.TempDir(), "tuned")
+	tc.Init, tc.InitFrom = init, out
+	if err := trainFashionNet(cmd, dirs, formats, tuned, tc, true, false, net); err != nil {
+		t.Fatal(err)
+	}
+	b, err := model.Load(tuned)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := b.Network(model.TaskFashionNet); err != nil || n.Training.InitializedFrom != out {
+		t.Errorf("fine-tuned bundle: network %+v, %v; want initialized_from %s", n, err, out)
+	}
+	if _, err := initWeights(model.TaskFashionNet, filepath.Join(data, "attr")); exitCode(err) != 2 {
+		t.Errorf("--init of a folder without a bundle: %v, want exit status 2", err)
 	}
 
 	err = evalFashionNet(cmd, out, "deepfashion2", filepath.Join(data, "scenes"), "test", true)

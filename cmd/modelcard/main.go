@@ -137,9 +137,12 @@ func readEval(dir, task string, v any) (bool, error) {
 type section struct {
 	Title, About string
 	Net          *model.Network
-	Config       []string
-	Bytes        int64
-	Results      table
+	// Base is the training of the network that Net's training started from, when its bundle
+	// (Net.Training.InitializedFrom) can be read.
+	Base    *model.Training
+	Config  []string
+	Bytes   int64
+	Results table
 }
 
 // about says what each network is.
@@ -163,6 +166,13 @@ func newSection(b *model.Bundle, dir, task string, results table) (*section, err
 	}
 	if s.Bytes, err = size(filepath.Join(dir, filepath.FromSlash(n.Checkpoint))); err != nil {
 		return nil, fmt.Errorf("sizing the %s checkpoint: %w", task, err)
+	}
+	if from := n.Training.InitializedFrom; from != "" {
+		if base, err := model.Load(from); err == nil {
+			if bn, ok := base.Networks[task]; ok {
+				s.Base = &bn.Training
+			}
+		}
 	}
 	return s, nil
 }
