@@ -137,9 +137,9 @@ func readEval(dir, task string, v any) (bool, error) {
 type section struct {
 	Title, About string
 	Net          *model.Network
-	// Base is the training of the network that Net's training started from, when its bundle
-	// (Net.Training.InitializedFrom) can be read.
-	Base    *model.Training
+	// Runs are Net's training and those it continued (--init), earliest first, as far as
+	// their bundles (Training.InitializedFrom) can be read.
+	Runs    []run
 	Config  []string
 	Bytes   int64
 	Results table
@@ -151,6 +151,12 @@ var about = map[string][2]string{
 	model.TaskAligner:    {"Aligner", "A Deep Fashion Alignment (DFA) cascade that places eight fashion landmarks with their visibility. Stage 1 regresses them from the whole crop and classifies a pseudo-label (the k-means cluster of the landmark configuration); stages 2 and 3 refine each landmark from features sampled around the previous estimate."},
 	model.TaskFashionNet: {"FashionNet", "FashionNet: a backbone with a global branch and a local branch that pools features at the predicted landmarks, fused to predict the category, the attributes (trained with a ranking loss; their scores corrected by the training priors when attribute_adjust is set) and an identity embedding trained with a triplet loss on hard negatives (and an item-classification loss when weights.identity is set), used for in-shop and consumer-to-shop retrieval."},
 	model.TaskClassifier: {"Fashion-MNIST classifier", "A small residual CNN (stages of 3x3 residual blocks, global pooling, one linear layer) over Fashion-MNIST's ten classes of 28x28 grey images; it checks the training stack on a public benchmark and is not part of the pipeline."},
+}
+
+// run is one training of a network; Title names its stage when there are several.
+type run struct {
+	Title string
+	model.Training
 }
 
 // newSection describes the task's network of b (nil when b has none), with its checkpoint size.
@@ -167,10 +173,26 @@ func newSection(b *model.Bundle, dir, task string, results table) (*section, err
 	if s.Bytes, err = size(filepath.Join(dir, filepath.FromSlash(n.Checkpoint))); err != nil {
 		return nil, fmt.Errorf("sizing the %s checkpoint: %w", task, err)
 	}
-	if from := n.Training.InitializedFrom; from != "" {
-		if base, err := model.Load(from); err == nil {
-			if bn, ok := base.Networks[task]; ok {
-				s.Base = &bn.Training
+	s.Runs = []run{{Training: n.Training}}
+	// maxStages bounds the walk, in case bundles name each other.
+	const maxStages = 8
+	for from := n.Training.InitializedFrom; from != "" && len(s.Runs) < maxStages; {
+		base, err := model.Load(from)
+		if err != nil {
+			break
+		}
+		bn, ok := base.Networks[task]
+		if !ok {
+			break
+		}
+		s.Runs = append([]run{{Training: bn.Training}}, s.Runs...)
+		from = bn.Training.InitializedFrom
+	}
+	if len(s.Runs) > 1 || n.Training.InitializedFrom != "" {
+		for i := range s.Runs {
+			s.Runs[i].Title = fmt.Sprintf("Stage %d", i+1)
+			if from := s.Runs[i].InitializedFrom; from != "" {
+				s.Runs[i].Title += fmt.Sprintf(", fine-tuning the network of `%s`", from)
 			}
 		}
 	}

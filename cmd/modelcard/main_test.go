@@ -260,8 +260,8 @@ func TestGenerateFineTuned(t *testing.T) {
 	}
 	md := out.String()
 	for _, want := range []string{
-		"- First stage, whose weights the training below starts from:\n- Training data: synthetic seed 1 (deepfashion-attr, train split), 18000 samples.\n- Training run: 30 epochs, 9000 steps of batch 32, learning rate 0.002, seed 1, backend `go`, 60.0 minutes.",
-		"- Fine-tuning from the network of `" + base + "`:\n- Training data: synthetic seed 1 (deepfashion-attr, train split), 18000 samples.\n- Training run: 11250 steps",
+		"- Stage 1:\n- Training data: synthetic seed 1 (deepfashion-attr, train split), 18000 samples.\n- Training run: 30 epochs, 9000 steps of batch 32, learning rate 0.002, seed 1, backend `go`, 60.0 minutes.",
+		"- Stage 2, fine-tuning the network of `" + base + "`:\n- Training data: synthetic seed 1 (deepfashion-attr, train split), 18000 samples.\n- Training run: 11250 steps",
 		// The detector was not fine-tuned: no stage lines.
 		"- Training data: synthetic seed 1 (deepfashion2, train split), 20000 samples.\n- Training run: 24 epochs",
 	} {

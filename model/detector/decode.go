@@ -121,8 +121,11 @@ const (
 	// covered is the share of a garment's area that must lie inside a full-body box for the
 	// garment to compete with it.
 	covered = 0.6
-	// penalty multiplies the score of a garment that contradicts the layout.
-	penalty = 0.5
+	// penalty multiplies the score of a garment that contradicts the layout. Chosen on the
+	// built-in detector's own validation split (synthetic seed 3): at 0.5 the pass lowered
+	// mAP@0.5 by 0.006 (the full-body rule demoted true dresses that the network had also
+	// split into a top and a skirt), at 0.8 it raises it by 0.001.
+	penalty = 0.8
 	// bothEvidence: when a full-body garment and an upper+lower pair are all scored above it,
 	// both are believed (a dress under a jacket, a jumpsuit with a top).
 	bothEvidence = 0.6
@@ -139,7 +142,7 @@ const (
 //     with the lower score (the full garment, or the pair by its mean score) is penalised, except
 //     when all three are scored above bothEvidence.
 //
-// A penalty multiplies the score by 0.5 (once per rule), so a contradicted garment moves down
+// A penalty multiplies the score by 0.8 (once per rule), so a contradicted garment moves down
 // the ranking instead of disappearing.
 func Consistency(dets []Detection, types []fashion.GarmentType) []Detection {
 	out := append([]Detection(nil), dets...)
