@@ -85,17 +85,20 @@ EVAL_DIR        := out/eval
 FN_FORMATS      := deepfashion-attr,deepfashion-inshop,deepfashion-c2s
 FN_DATA          = $(1)/attr,$(1)/inshop,$(1)/c2s
 # The shipped networks are sized for training on two CPU cores; on DeepFashion with a GPU, see
-# the README (larger inputs and backbones). Two networks are trained in two stages: a first run
-# into DEFAULT_BASE, then a fine-tuning run (--init) with a new cosine schedule, on more photos
-# (FashionNet) or at a larger input (the detector). FashionNet adds the item-classification
-# loss to the triplet loss (the embedding collapses without it).
+# the README (larger inputs and backbones). Two networks are trained in stages, each a
+# fine-tuning run (--init) of the last with a new cosine schedule: FashionNet first on the
+# 20000-image set, then on 24000 more attribute photos; the detector first at 192 px, then twice
+# at 256 px. FashionNet adds the item-classification loss to the triplet loss (the embedding
+# collapses without it).
 DEFAULT_BASE := out/default-base
+DEFAULT_TUNE := out/default-tune
 FN_FLAGS     := --batch 32 --input-size 128 --backbone-widths 32,64,128,256 --identity-weight 1
 FN_BASE      := --epochs 30
 FN_TUNE      := --epochs 11 --lr 1e-3 --warmup 300
 DET_FLAGS    := --batch 16 --det-classes types
 DET_BASE     := --epochs 16 --det-input-size 192
 DET_TUNE     := --epochs 15 --det-input-size 256 --lr 1e-3 --warmup 300
+DET_TUNE2    := --epochs 8 --det-input-size 256 --lr 5e-4 --warmup 200
 AL_FLAGS     := --epochs 25 --batch 32 --align-input-size 96
 # The networks learn from more photos than a 20000-image set holds for them: a set of seed
 # SYNTH_EXTRA_SEED with 6000 scenes (detector), 10000 FLD photos (aligner; it is measured on FLD,
@@ -125,7 +128,9 @@ models-default: build $(SYNTH_TRAIN) $(SYNTH_TEST) $(SYNTH_EXTRA)/scenes $(SYNTH
 	./$(BIN) train detector --data $(SYNTH_EXTRA)/scenes --format deepfashion2 \
 		--out $(DEFAULT_BASE) --seed $(SYNTH_SEED) $(DET_FLAGS) $(DET_BASE) $(RESUME)
 	./$(BIN) train detector --data $(SYNTH_EXTRA)/scenes --format deepfashion2 --init $(DEFAULT_BASE) \
-		--out $(DEFAULT_TRAIN) --seed $(SYNTH_SEED) $(DET_FLAGS) $(DET_TUNE) $(RESUME)
+		--out $(DEFAULT_TUNE) --seed $(SYNTH_SEED) $(DET_FLAGS) $(DET_TUNE) $(RESUME)
+	./$(BIN) train detector --data $(SYNTH_EXTRA)/scenes --format deepfashion2 --init $(DEFAULT_TUNE) \
+		--out $(DEFAULT_TRAIN) --seed $(SYNTH_SEED) $(DET_FLAGS) $(DET_TUNE2) $(RESUME)
 	./$(BIN) train aligner --data $(SYNTH_EXTRA)/fld --format deepfashion-fld \
 		--out $(DEFAULT_TRAIN) --seed $(SYNTH_SEED) $(AL_FLAGS) $(RESUME)
 	rm -rf $(DEFAULT_MODEL) && mkdir -p $(DEFAULT_MODEL)
