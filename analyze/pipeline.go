@@ -62,8 +62,9 @@ func (o Options) withDefaults() Options {
 }
 
 // CatalogMinScore is the default lowest detection score of a catalog photo's garment: lower
-// than for street photos (0.3), since a shop photo is known to show its product (the built-in
-// detector scores about one in nine of the demo catalog's garments between 0.15 and 0.3).
+// than for street photos (0.3), since a shop photo is known to show its product, so a weak
+// detection there is more likely right than a weak one in a street scene (an earlier built-in
+// detector scored one in nine of the demo catalog's garments between 0.15 and 0.3).
 const CatalogMinScore = 0.15
 
 // Pipeline analyses photos with a bundle's detector, aligner and (when the bundle has one)
