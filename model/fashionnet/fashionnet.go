@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/gomlx/compute"
+	mlmodel "github.com/gomlx/gomlx/ml/model"
 
 	"github.com/atelier-ml/atelier/dataset"
 	"github.com/atelier-ml/atelier/eval"
@@ -121,6 +122,14 @@ func Train(ctx context.Context, backend compute.Backend, sets []*dataset.Dataset
 
 	tc := opts.Train
 	tc.Metrics = slices.Concat(tc.Metrics, termMetrics(terms))
+	if init := tc.Init; init != nil {
+		tc.Init = func(store *mlmodel.Store) error {
+			if err := init(store); err != nil {
+				return err
+			}
+			return cfg.adaptInput(store)
+		}
+	}
 	logf(opts.Log, "fashionnet: %d training garments (%d items with ids), %d categories, %d attributes",
 		examples.Len(), len(examples.views), numCats, numAttrs)
 	trained, err := model.RunTraining(ctx, backend, model.TaskFashionNet, opts.Out, TrainingDir, tc,
