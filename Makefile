@@ -87,14 +87,17 @@ FN_DATA          = $(1)/attr,$(1)/inshop,$(1)/c2s
 # The shipped networks are sized for training on two CPU cores; on DeepFashion with a GPU, see
 # the README (larger inputs and backbones). Two networks are trained in stages, each a
 # fine-tuning run (--init) of the last with a new cosine schedule: FashionNet first on the
-# 20000-image set, then on 24000 more attribute photos; the detector first at 192 px, then twice
-# at 256 px. FashionNet adds the item-classification loss to the triplet loss (the embedding
-# collapses without it).
+# 20000-image set at 128 px, then on 24000 more attribute photos, then at 160 px on 24000 more
+# again (its landmark layer's weight grid is resampled to the new size); the detector first at
+# 192 px, then twice at 256 px. FashionNet adds the item-classification loss to the triplet loss
+# (the embedding collapses without it). The shipped FashionNet's third stage ran on a GPU
+# (GOMLX_BACKEND=xla:..., 4 minutes on an H200); on two CPU cores it takes about an hour.
 DEFAULT_BASE := out/default-base
 DEFAULT_TUNE := out/default-tune
-FN_FLAGS     := --batch 32 --input-size 128 --backbone-widths 32,64,128,256 --identity-weight 1
-FN_BASE      := --epochs 30
-FN_TUNE      := --epochs 11 --lr 1e-3 --warmup 300
+FN_FLAGS     := --backbone-widths 32,64,128,256 --identity-weight 1
+FN_BASE      := --batch 32 --input-size 128 --epochs 30
+FN_TUNE      := --batch 32 --input-size 128 --epochs 11 --lr 1e-3 --warmup 300
+FN_TUNE2     := --batch 64 --input-size 160 --epochs 4 --lr 1e-3 --warmup 300
 DET_FLAGS    := --batch 16 --det-classes types
 DET_BASE     := --epochs 16 --det-input-size 192
 DET_TUNE     := --epochs 15 --det-input-size 256 --lr 1e-3 --warmup 300
@@ -103,9 +106,11 @@ AL_FLAGS     := --epochs 25 --batch 32 --align-input-size 96
 # The networks learn from more photos than a 20000-image set holds for them: a set of seed
 # SYNTH_EXTRA_SEED with 6000 scenes (detector), 10000 FLD photos (aligner; it is measured on FLD,
 # whose zoom-ins and poses the other folders lack) and 24000 attribute photos (FashionNet's
-# fine-tuning).
+# fine-tuning), and 24000 attribute photos of seed SYNTH_MORE_SEED (FashionNet's third stage).
 SYNTH_EXTRA_SEED ?= 3
 SYNTH_EXTRA      := out/synth-$(SYNTH_EXTRA_SEED)
+SYNTH_MORE_SEED  ?= 4
+SYNTH_MORE       := out/synth-$(SYNTH_MORE_SEED)
 EXTRA_IMAGES_scenes := 6000
 EXTRA_IMAGES_fld    := 10000
 EXTRA_IMAGES_attr   := 24000
@@ -115,16 +120,20 @@ models: models-default models-fashion-mnist model-card
 $(SYNTH_TRAIN) $(SYNTH_TEST): build
 	@[ -d $@/scenes ] || ./$(BIN) synth --out $@ --seed $(lastword $(subst -, ,$@)) --images 20000
 
-$(SYNTH_EXTRA)/scenes $(SYNTH_EXTRA)/fld $(SYNTH_EXTRA)/attr: build
-	@[ -d $@ ] || ./$(BIN) synth --out $(SYNTH_EXTRA) --seed $(SYNTH_EXTRA_SEED) --only $(notdir $@) \
-		--images $(EXTRA_IMAGES_$(notdir $@))
+$(SYNTH_EXTRA)/scenes $(SYNTH_EXTRA)/fld $(SYNTH_EXTRA)/attr $(SYNTH_MORE)/attr: build
+	@[ -d $@ ] || ./$(BIN) synth --out $(@D) --seed $(lastword $(subst -, ,$(@D))) --only $(@F) \
+		--images $(EXTRA_IMAGES_$(@F))
 
-models-default: build $(SYNTH_TRAIN) $(SYNTH_TEST) $(SYNTH_EXTRA)/scenes $(SYNTH_EXTRA)/fld $(SYNTH_EXTRA)/attr
+models-default: build $(SYNTH_TRAIN) $(SYNTH_TEST) $(SYNTH_EXTRA)/scenes $(SYNTH_EXTRA)/fld $(SYNTH_EXTRA)/attr \
+		$(SYNTH_MORE)/attr
 	./$(BIN) train fashionnet --data $(call FN_DATA,$(SYNTH_TRAIN)) --format $(FN_FORMATS) \
 		--out $(DEFAULT_BASE) --seed $(SYNTH_SEED) $(FN_FLAGS) $(FN_BASE) $(RESUME)
 	./$(BIN) train fashionnet --data $(call FN_DATA,$(SYNTH_TRAIN)),$(SYNTH_EXTRA)/attr \
 		--format $(FN_FORMATS),deepfashion-attr --init $(DEFAULT_BASE) \
-		--out $(DEFAULT_TRAIN) --seed $(SYNTH_SEED) $(FN_FLAGS) $(FN_TUNE) $(RESUME)
+		--out $(DEFAULT_TUNE) --seed $(SYNTH_SEED) $(FN_FLAGS) $(FN_TUNE) $(RESUME)
+	./$(BIN) train fashionnet --data $(call FN_DATA,$(SYNTH_TRAIN)),$(SYNTH_EXTRA)/attr,$(SYNTH_MORE)/attr \
+		--format $(FN_FORMATS),deepfashion-attr,deepfashion-attr --init $(DEFAULT_TUNE) \
+		--out $(DEFAULT_TRAIN) --seed $(SYNTH_SEED) $(FN_FLAGS) $(FN_TUNE2) $(RESUME)
 	./$(BIN) train detector --data $(SYNTH_EXTRA)/scenes --format deepfashion2 \
 		--out $(DEFAULT_BASE) --seed $(SYNTH_SEED) $(DET_FLAGS) $(DET_BASE) $(RESUME)
 	./$(BIN) train detector --data $(SYNTH_EXTRA)/scenes --format deepfashion2 --init $(DEFAULT_BASE) \
