@@ -108,8 +108,9 @@ The training state (checkpoints every --checkpoint-every and at the end, curves.
 curves.png plot) lives in BUNDLE_DIR/training. Ctrl-C stops after writing a checkpoint; --resume
 continues from the last one, with the same result as an uninterrupted run. Without --resume a run
 starts from scratch and replaces that state; --init starts it from the weights of TASK's network
-in another bundle instead (fine-tuning, with a new learning-rate schedule). The bundle is written
-when training completes.`,
+in another bundle instead (fine-tuning, with a new learning-rate schedule; a FashionNet may be
+fine-tuned at another --input-size, its landmark layer resampled to the new size). The bundle is
+written when training completes.`,
 			Args: cobra.ExactArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
 				task := args[0]
@@ -171,7 +172,7 @@ when training completes.`,
 		f.Float64Var(&weightDecay, "weight-decay", 0.05, "AdamW weight decay")
 		f.Uint64Var(&seed, "seed", 1, "seed of the initialisation, example order and augmentation")
 		f.BoolVar(&resume, "resume", false, "continue from the last checkpoint in BUNDLE_DIR/training")
-		f.StringVar(&initFrom, "init", "", "start from the weights of TASK's network in this bundle folder (fine-tuning; the network flags must describe the same network)")
+		f.StringVar(&initFrom, "init", "", "start from the weights of TASK's network in this bundle folder (fine-tuning; the network flags must describe the same network, except fashionnet's --input-size)")
 		f.DurationVar(&checkpointEvery, "checkpoint-every", 5*time.Minute, "time between checkpoints")
 		f.StringVar(&widths, "widths", "32,64,128", "classifier: channels of each stage")
 		f.IntVar(&blocks, "blocks", 1, "classifier: residual blocks per stage")

@@ -57,13 +57,14 @@ func TestTrainEvalFashionNet(t *testing.T) {
 		t.Errorf("eval --json has a c2s section without Consumer-to-shop data: %s", stdout.String())
 	}
 
-	// Fine-tuning the result (--init) records where it started.
+	// Fine-tuning the result (--init), here on crops twice as large, records where it started.
 	init, err := initWeights(model.TaskFashionNet, out)
 	if err != nil {
 		t.Fatal(err)
 	}
 	tuned := filepath.Join(t.TempDir(), "tuned")
 	tc.Init, tc.InitFrom = init, out
+	net.inputSize = 64
 	if err := trainFashionNet(cmd, dirs, formats, tuned, tc, true, false, net); err != nil {
 		t.Fatal(err)
 	}
@@ -71,8 +72,8 @@ func TestTrainEvalFashionNet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n, err := b.Network(model.TaskFashionNet); err != nil || n.Training.InitializedFrom != out {
-		t.Errorf("fine-tuned bundle: network %+v, %v; want initialized_from %s", n, err, out)
+	if n, err := b.Network(model.TaskFashionNet); err != nil || n.Training.InitializedFrom != out || n.InputSize != [2]int{64, 64} {
+		t.Errorf("fine-tuned bundle: network %+v, %v; want initialized_from %s and 64x64 input", n, err, out)
 	}
 	if _, err := initWeights(model.TaskFashionNet, filepath.Join(data, "attr")); exitCode(err) != 2 {
 		t.Errorf("--init of a folder without a bundle: %v, want exit status 2", err)
