@@ -1,6 +1,11 @@
 package eval
 
-import "fmt"
+import (
+	"cmp"
+	"fmt"
+	"maps"
+	"slices"
+)
 
 // TopKAccuracy returns, for each k in ks, the share of samples whose label is among the k
 // highest scores of its row (ties broken by lower class index). labels are 0-based column
@@ -39,6 +44,49 @@ type CategoryResult struct {
 	Top3 Value `json:"top3"`
 	Top5 Value `json:"top5"`
 	N    int   `json:"n"`
+	// Confusions are the most frequent top-1 errors, when the category names are known.
+	Confusions []Confusion `json:"confusions,omitempty"`
+}
+
+// Confusion is a pair of classes that a classifier mixes up.
+type Confusion struct {
+	True      string `json:"true"`
+	Predicted string `json:"predicted"`
+	Count     int    `json:"count"`
+	// Share is Count over the samples of the true class.
+	Share Value `json:"share"`
+}
+
+// TopConfusions returns the n most frequent errors of the top-1 predictions pred against labels
+// (both 0-based in names' order; negative labels are skipped), most frequent first, ties in
+// label then prediction order.
+func TopConfusions(pred, labels []int, names []string, n int) ([]Confusion, error) {
+	if len(pred) != len(labels) {
+		return nil, fmt.Errorf("confusions: %d predictions for %d labels", len(pred), len(labels))
+	}
+	type pair struct{ t, p int }
+	counts, totals := map[pair]int{}, map[int]int{}
+	for i, l := range labels {
+		if l < 0 {
+			continue
+		}
+		if p := pred[i]; l >= len(names) || p < 0 || p >= len(names) {
+			return nil, fmt.Errorf("confusions: sample %d has label %d, prediction %d; want 0..%d", i, l, p, len(names)-1)
+		}
+		totals[l]++
+		if pred[i] != l {
+			counts[pair{l, pred[i]}]++
+		}
+	}
+	pairs := slices.Collect(maps.Keys(counts))
+	slices.SortFunc(pairs, func(a, b pair) int {
+		return cmp.Or(counts[b]-counts[a], a.t-b.t, a.p-b.p)
+	})
+	out := make([]Confusion, 0, min(n, len(pairs)))
+	for _, q := range pairs[:min(n, len(pairs))] {
+		out = append(out, Confusion{names[q.t], names[q.p], counts[q], Value(ratio(counts[q], totals[q.t]))})
+	}
+	return out, nil
 }
 
 // Category computes top-1, top-3 and top-5 category accuracy (DeepFashion's category protocol).

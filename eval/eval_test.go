@@ -3,6 +3,7 @@ package eval
 import (
 	"encoding/json"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 
@@ -78,6 +79,36 @@ func TestClassifier(t *testing.T) {
 	}
 	if got := Argmax([][]float32{{1, 3, 3}, {-1, -2, -3}}); got[0] != 1 || got[1] != 0 {
 		t.Errorf("Argmax = %v, want [1 0]", got)
+	}
+}
+
+func TestTopConfusions(t *testing.T) {
+	names := []string{"a", "b", "c"}
+	// a: 4 samples, 2 taken for b, 1 for c; b: 2 samples, 1 taken for a; c: 1, right; one unknown.
+	pred := []int{1, 1, 2, 0, 0, 1, 2, 0}
+	labels := []int{0, 0, 0, 0, 1, 1, 2, -1}
+	tests := []struct {
+		n    int
+		want []Confusion
+	}{
+		{3, []Confusion{{"a", "b", 2, 0.5}, {"a", "c", 1, 0.25}, {"b", "a", 1, 0.5}}},
+		{1, []Confusion{{"a", "b", 2, 0.5}}},
+		{0, []Confusion{}},
+	}
+	for _, tt := range tests {
+		got, err := TopConfusions(pred, labels, names, tt.n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(got, tt.want) {
+			t.Errorf("n=%d: %v, want %v", tt.n, got, tt.want)
+		}
+	}
+	if _, err := TopConfusions([]int{3}, []int{0}, names, 1); err == nil {
+		t.Error("a prediction outside the names was accepted")
+	}
+	if _, err := TopConfusions([]int{0}, []int{0, 1}, names, 1); err == nil {
+		t.Error("mismatched lengths were accepted")
 	}
 }
 

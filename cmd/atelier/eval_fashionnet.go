@@ -52,6 +52,9 @@ func printFashionNetResult(cmd *cobra.Command, r *eval.FashionNetResult) error {
 	f := func(v eval.Value) string { return fmt.Sprintf("%.4f", float64(v)) }
 	if c := r.Category; c != nil {
 		fmt.Fprintf(out, "category (%d garments): top-1 %s  top-3 %s  top-5 %s\n", c.N, f(c.Top1), f(c.Top3), f(c.Top5))
+		for _, x := range c.Confusions[:min(3, len(c.Confusions))] {
+			fmt.Fprintf(out, "  %s taken for %s: %d (%s of them)\n", x.True, x.Predicted, x.Count, f(x.Share))
+		}
 	}
 	if a := r.Attributes; a != nil {
 		fmt.Fprintf(out, "attributes (%d images): top-3 recall %s  top-5 recall %s\n", a.Images, f(a.Top3), f(a.Top5))

@@ -232,6 +232,15 @@ func evaluate(p *Predictor, sets []*dataset.Dataset, split dataset.Split, log io
 			break
 		}
 	}
+	var catNames []string
+	for _, set := range sets {
+		if len(set.Vocab.Categories) > 0 {
+			for _, c := range set.Vocab.Categories {
+				catNames = append(catNames, c.Name)
+			}
+			break
+		}
+	}
 	var (
 		catScores  [][]float32
 		catLabels  []int
@@ -276,6 +285,11 @@ func evaluate(p *Predictor, sets []*dataset.Dataset, split dataset.Split, log io
 		r, err := eval.Category(catScores, catLabels)
 		if err != nil {
 			return nil, err
+		}
+		if len(catNames) > 0 {
+			if r.Confusions, err = eval.TopConfusions(eval.Argmax(catScores), catLabels, catNames, 10); err != nil {
+				return nil, err
+			}
 		}
 		res.Category = &r
 	}
