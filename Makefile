@@ -94,7 +94,7 @@ FN_DATA          = $(1)/attr,$(1)/inshop,$(1)/c2s
 # again (its landmark layer's weight grid is resampled to the new size); the detector first at
 # 192 px, then twice at 256 px. FashionNet adds the item-classification loss to the triplet loss
 # (the embedding collapses without it). The shipped FashionNet's third stage ran on a GPU
-# (GOMLX_BACKEND=xla:..., 4 minutes on an H200); on two CPU cores it takes about an hour.
+# (GOMLX_BACKEND=xla:..., 4 minutes on an H200); on two CPU cores it takes about 2.5 hours.
 DEFAULT_BASE := out/default-base
 DEFAULT_TUNE := out/default-tune
 FN_FLAGS     := --backbone-widths 32,64,128,256 --identity-weight 1
