@@ -20,7 +20,7 @@ import (
 func init() {
 	subcommands = append(subcommands, func() *cobra.Command {
 		var bundleDir, annotateDir string
-		var asJSON, noGeometry bool
+		var asJSON, noGeometry, poolAtAligned bool
 		var workers int
 		var minScore, attrThreshold float64
 		var attrTop int
@@ -45,7 +45,8 @@ one line naming the file; the other images are still analysed and the exit statu
 					}
 				}
 				p, err := openPipeline(bundleDir, analyze.Options{Workers: workers, MinScore: float32(minScore),
-					AttributeThreshold: float32(attrThreshold), MaxAttributes: attrTop, NoGeometry: noGeometry})
+					AttributeThreshold: float32(attrThreshold), MaxAttributes: attrTop, NoGeometry: noGeometry,
+					PoolAtAligned: poolAtAligned})
 				if err != nil {
 					return badInput(fmt.Errorf("%s: %w", modelName(bundleDir), err))
 				}
@@ -62,6 +63,7 @@ one line naming the file; the other images are still analysed and the exit statu
 		f.Float64Var(&attrThreshold, "attr-threshold", 0.5, "lowest attribute score reported")
 		f.IntVar(&attrTop, "attr-top", 5, "most attributes reported per garment, the highest scored (-1: every one above the threshold)")
 		f.BoolVar(&noGeometry, "no-geometry", false, "switch the detector's geometric consistency pass off")
+		f.BoolVar(&poolAtAligned, "pool-at-aligned", false, "FashionNet pools its local features at the aligner's landmarks instead of its own")
 		return cmd
 	})
 }

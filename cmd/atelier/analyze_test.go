@@ -8,6 +8,7 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -164,5 +165,46 @@ func TestAnalyzeCommand(t *testing.T) {
 		if _, code := runCLI(t, tc.args...); code != 2 {
 			t.Errorf("%s: exit %d, want 2", tc.name, code)
 		}
+	}
+}
+
+// TestPoolAtAligned checks that --pool-at-aligned changes where FashionNet pools: the same
+// garments and landmarks, other embeddings.
+func TestPoolAtAligned(t *testing.T) {
+	bundle, inshop := writeRetrievalBundle(t)
+	photos, err := filepath.Glob(filepath.Join(filepath.Dir(inshop), "scenes", "validation", "image", "*.jpg"))
+	if err != nil || len(photos) == 0 {
+		t.Fatalf("no street photo: %v", err)
+	}
+	type garment struct {
+		Box       [4]float32
+		Landmarks []struct{ X, Y float32 }
+		Embedding []float32
+	}
+	analyze := func(extra ...string) []garment {
+		t.Helper()
+		stdout, code := runCLI(t, append([]string{"analyze", photos[0], "--model", bundle, "--min-score", "1e-9", "--json"}, extra...)...)
+		if code != 0 {
+			t.Fatalf("analyze %v: exit %d\n%s", extra, code, stdout)
+		}
+		var res struct{ Garments []garment }
+		if err := json.Unmarshal([]byte(stdout), &res); err != nil || len(res.Garments) == 0 {
+			t.Fatalf("analyze %v printed %q: %v", extra, stdout, err)
+		}
+		return res.Garments
+	}
+	own, aligned := analyze(), analyze("--pool-at-aligned")
+	if len(own) != len(aligned) {
+		t.Fatalf("%d garments pooling at FashionNet's landmarks, %d at the aligner's", len(own), len(aligned))
+	}
+	differ := false
+	for i := range own {
+		if own[i].Box != aligned[i].Box || !slices.Equal(own[i].Landmarks, aligned[i].Landmarks) {
+			t.Errorf("garment %d: box or landmarks changed with --pool-at-aligned", i)
+		}
+		differ = differ || !slices.Equal(own[i].Embedding, aligned[i].Embedding)
+	}
+	if !differ {
+		t.Error("--pool-at-aligned left every embedding as it was")
 	}
 }

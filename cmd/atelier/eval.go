@@ -19,6 +19,7 @@ func init() {
 		var asJSON bool
 		var images int
 		var minScore float64
+		var poolAtAligned bool
 		cmd := &cobra.Command{
 			Use:   "eval TASK [--model BUNDLE_DIR] --data DIR --format F [--split test] [--json]",
 			Short: "Evaluate a model by the published protocol of its benchmark",
@@ -57,7 +58,7 @@ as {"images", "garments", "items", "categorized", "detected", "category_accuracy
 				switch task {
 				case taskPipeline:
 					return evalPipeline(cmd, pipelineOptions{model: bundleDir, format: format, data: data, split: split,
-						images: images, minScore: minScore, asJSON: asJSON})
+						images: images, minScore: minScore, asJSON: asJSON, poolAtAligned: poolAtAligned})
 				case model.TaskFashionNet:
 					if split == "" {
 						split = string(dataset.Test)
@@ -79,6 +80,7 @@ as {"images", "garments", "items", "categorized", "detected", "category_accuracy
 		f.BoolVar(&asJSON, "json", false, "print one JSON document on stdout")
 		f.IntVar(&images, "images", 100, "pipeline: street photos analysed")
 		f.Float64Var(&minScore, "min-score", 0.3, "pipeline: lowest detection score of a garment")
+		f.BoolVar(&poolAtAligned, "pool-at-aligned", false, "pipeline: FashionNet pools at the aligner's landmarks instead of its own")
 		return cmd
 	})
 }

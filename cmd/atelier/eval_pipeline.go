@@ -36,6 +36,7 @@ type pipelineOptions struct {
 	images                     int
 	minScore                   float64
 	asJSON                     bool
+	poolAtAligned              bool // analyze.Options.PoolAtAligned, for catalog and street photos
 }
 
 // evalPipeline is "atelier eval pipeline": it indexes the split's shop photos as `atelier index`
@@ -82,13 +83,13 @@ func evalPipeline(cmd *cobra.Command, o pipelineOptions) error {
 	ctx := cmd.Context()
 	errOut := cmd.ErrOrStderr()
 	sum := indexSummary{Bad: []string{}}
-	catalogOpts := indexOptions{model: o.model, batch: 64, minScore: analyze.CatalogMinScore}
+	catalogOpts := indexOptions{model: o.model, batch: 64, minScore: analyze.CatalogMinScore, poolAtAligned: o.poolAtAligned}
 	if err := indexEntries(ctx, errOut, catalogOpts, idx, catalog, &sum); err != nil {
 		return err
 	}
 	res := eval.PipelineReport{CatalogItems: sum.Added, CatalogSeconds: sum.Seconds}
 
-	p, err := openPipeline(o.model, analyze.Options{MinScore: float32(o.minScore)})
+	p, err := openPipeline(o.model, analyze.Options{MinScore: float32(o.minScore), PoolAtAligned: o.poolAtAligned})
 	if err != nil {
 		return badInput(fmt.Errorf("%s: %w", modelName(o.model), err))
 	}

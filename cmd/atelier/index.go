@@ -34,6 +34,7 @@ type indexOptions struct {
 	batch, workers                                int
 	minScore                                      float64
 	asJSON                                        bool
+	poolAtAligned                                 bool // analyze.Options.PoolAtAligned
 }
 
 // indexSummary is what `atelier index --json` prints.
@@ -170,7 +171,7 @@ func indexEntries(ctx context.Context, errOut io.Writer, o indexOptions, idx ind
 	if len(todo) == 0 {
 		return nil
 	}
-	p, err := openPipeline(o.model, analyze.Options{Workers: o.workers, MinScore: float32(o.minScore)})
+	p, err := openPipeline(o.model, analyze.Options{Workers: o.workers, MinScore: float32(o.minScore), PoolAtAligned: o.poolAtAligned})
 	if err != nil {
 		return badInput(fmt.Errorf("%s: %w", modelName(o.model), err))
 	}
