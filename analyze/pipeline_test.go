@@ -19,13 +19,13 @@ import (
 
 	"github.com/gomlx/compute"
 	_ "github.com/gomlx/compute/gobackend"
-	mlmodel "github.com/gomlx/gomlx/ml/model"
 
 	"github.com/atelier-ml/atelier/imageio"
 	"github.com/atelier-ml/atelier/model"
 	"github.com/atelier-ml/atelier/model/aligner"
 	"github.com/atelier-ml/atelier/model/detector"
 	"github.com/atelier-ml/atelier/nn"
+	"github.com/atelier-ml/atelier/train"
 )
 
 // tinyPipeline is a pipeline of untrained tiny networks: enough to exercise the plumbing.
@@ -36,11 +36,11 @@ func tinyPipeline(t *testing.T) *Pipeline {
 		t.Fatal(err)
 	}
 	bb := nn.BackboneConfig{Arch: nn.ArchPatch, Widths: [4]int{8, 16, 16, 32}, Depths: [4]int{1, 1, 1, 1}, InputSize: 64}
-	det, err := detector.New(backend, mlmodel.NewStore(), detector.Config{Backbone: bb, Neck: 8, Head: 8, Classes: detector.TypeClasses()}, imageio.ImageNetNorm)
+	det, err := detector.New(backend, train.InitStore(1), detector.Config{Backbone: bb, Neck: 8, Head: 8, Classes: detector.TypeClasses()}, imageio.ImageNetNorm)
 	if err != nil {
 		t.Fatal(err)
 	}
-	al, err := aligner.New(backend, mlmodel.NewStore(), aligner.Config{Backbone: bb, Hidden: 8, Clusters: 2, Margin: 0.1, Step: 0.1}, imageio.ImageNetNorm)
+	al, err := aligner.New(backend, train.InitStore(2), aligner.Config{Backbone: bb, Hidden: 8, Clusters: 2, Margin: 0.1, Step: 0.1}, imageio.ImageNetNorm)
 	if err != nil {
 		t.Fatal(err)
 	}

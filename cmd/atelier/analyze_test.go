@@ -20,6 +20,7 @@ import (
 	"github.com/atelier-ml/atelier/model/aligner"
 	"github.com/atelier-ml/atelier/model/detector"
 	"github.com/atelier-ml/atelier/nn"
+	"github.com/atelier-ml/atelier/train"
 )
 
 // writeTinyBundle saves untrained tiny detector and aligner networks as a bundle: enough for the
@@ -50,7 +51,7 @@ func addTinyDetectorAligner(t testing.TB, dir string) {
 	norm := model.Normalization{Mean: imageio.ImageNetNorm.Mean, Std: imageio.ImageNetNorm.Std}
 	img := []image.Image{image.NewRGBA(image.Rect(0, 0, 64, 64))}
 
-	dstore := mlmodel.NewStore()
+	dstore := train.InitStore(1) // seeded: an untrained network that differs by run would make its tests flaky
 	det, err := detector.New(backend, dstore, dcfg, imageio.ImageNetNorm)
 	if err != nil {
 		t.Fatal(err)
@@ -59,7 +60,7 @@ func addTinyDetectorAligner(t testing.TB, dir string) {
 	if _, err := det.Detect(img, detector.DecodeOptions{}); err != nil { // initialises the variables
 		t.Fatal(err)
 	}
-	astore := mlmodel.NewStore()
+	astore := train.InitStore(2)
 	al, err := aligner.New(backend, astore, acfg, imageio.ImageNetNorm)
 	if err != nil {
 		t.Fatal(err)
