@@ -108,9 +108,9 @@ The training state (checkpoints every --checkpoint-every and at the end, curves.
 curves.png plot) lives in BUNDLE_DIR/training. Ctrl-C stops after writing a checkpoint; --resume
 continues from the last one, with the same result as an uninterrupted run. Without --resume a run
 starts from scratch and replaces that state; --init starts it from the weights of TASK's network
-in another bundle instead (fine-tuning, with a new learning-rate schedule; a FashionNet may be
-fine-tuned at another --input-size, its landmark layer resampled to the new size). The bundle is
-written when training completes.`,
+in another bundle instead (fine-tuning, with a new learning-rate schedule; a detector or a
+FashionNet may be fine-tuned at another input size, FashionNet's landmark layer resampled to the
+new size, an aligner only at its own). The bundle is written when training completes.`,
 			Args: cobra.ExactArgs(1),
 			RunE: func(cmd *cobra.Command, args []string) error {
 				task := args[0]
@@ -136,7 +136,11 @@ written when training completes.`,
 					CheckpointEvery: checkpointEvery, Progress: os.Stderr,
 				}
 				if initFrom != "" {
-					init, err := initWeights(task, initFrom)
+					sameSize := 0
+					if task == model.TaskAligner {
+						sameSize = al.inputSize
+					}
+					init, err := initWeights(task, initFrom, sameSize)
 					if err != nil {
 						return err
 					}
@@ -172,7 +176,7 @@ written when training completes.`,
 		f.Float64Var(&weightDecay, "weight-decay", 0.05, "AdamW weight decay")
 		f.Uint64Var(&seed, "seed", 1, "seed of the initialisation, example order and augmentation")
 		f.BoolVar(&resume, "resume", false, "continue from the last checkpoint in BUNDLE_DIR/training")
-		f.StringVar(&initFrom, "init", "", "start from the weights of TASK's network in this bundle folder (fine-tuning; the network flags must describe the same network, except fashionnet's --input-size)")
+		f.StringVar(&initFrom, "init", "", "start from the weights of TASK's network in this bundle folder (fine-tuning; the network flags must describe the same network, except the input size of fashionnet and the detector)")
 		f.DurationVar(&checkpointEvery, "checkpoint-every", 5*time.Minute, "time between checkpoints")
 		f.StringVar(&widths, "widths", "32,64,128", "classifier: channels of each stage")
 		f.IntVar(&blocks, "blocks", 1, "classifier: residual blocks per stage")
@@ -185,14 +189,22 @@ written when training completes.`,
 }
 
 // initWeights returns a train.Config.Init that loads the task's network of the bundle in dir;
-// the bundle is read now, so that a wrong --init fails before the data is read.
-func initWeights(task, dir string) (func(*mlmodel.Store) error, error) {
+// the bundle is read now, so that a wrong --init fails before the data is read. sameSize, when
+// positive, is the input side of the new network, which must be the bundle network's: the
+// aligner's dense layers read flattened feature maps (FashionNet adapts its one such layer, and
+// the detector is convolutional throughout).
+func initWeights(task, dir string, sameSize int) (func(*mlmodel.Store) error, error) {
 	b, err := model.Load(dir)
 	if err != nil {
 		return nil, badInput(fmt.Errorf("--init: %w", err))
 	}
-	if _, err := b.Network(task); err != nil {
+	n, err := b.Network(task)
+	if err != nil {
 		return nil, badInput(fmt.Errorf("--init %s: %w", dir, err))
+	}
+	if sameSize > 0 && n.InputSize[0] != sameSize {
+		return nil, badInputf("--init %s: its %s takes %d px crops, not %d: fine-tuning it needs the same input size",
+			dir, task, n.InputSize[0], sameSize)
 	}
 	return func(store *mlmodel.Store) error {
 		_, err := b.LoadNetwork(task, store)

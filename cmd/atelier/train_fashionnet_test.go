@@ -58,7 +58,7 @@ func TestTrainEvalFashionNet(t *testing.T) {
 	}
 
 	// Fine-tuning the result (--init), here on crops twice as large, records where it started.
-	init, err := initWeights(model.TaskFashionNet, out)
+	init, err := initWeights(model.TaskFashionNet, out, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +75,7 @@ func TestTrainEvalFashionNet(t *testing.T) {
 	if n, err := b.Network(model.TaskFashionNet); err != nil || n.Training.InitializedFrom != out || n.InputSize != [2]int{64, 64} {
 		t.Errorf("fine-tuned bundle: network %+v, %v; want initialized_from %s and 64x64 input", n, err, out)
 	}
-	if _, err := initWeights(model.TaskFashionNet, filepath.Join(data, "attr")); exitCode(err) != 2 {
+	if _, err := initWeights(model.TaskFashionNet, filepath.Join(data, "attr"), 0); exitCode(err) != 2 {
 		t.Errorf("--init of a folder without a bundle: %v, want exit status 2", err)
 	}
 

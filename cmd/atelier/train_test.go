@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/atelier-ml/atelier/model"
 )
 
 // writeFashionMNIST writes a tiny Fashion-MNIST folder (gzip IDX files) with nTrain and nTest
@@ -115,6 +117,17 @@ func TestTrainEvalBadUsage(t *testing.T) {
 	} {
 		if _, code := runCLI(t, tc.args...); code != 2 {
 			t.Errorf("%s: exit %d, want 2", tc.name, code)
+		}
+	}
+}
+
+func TestInitAlignerSize(t *testing.T) {
+	dir := writeTinyBundle(t) // its aligner takes 64 px crops
+	for _, tt := range []struct {
+		size, code int
+	}{{64, 0}, {0, 0}, {96, 2}} {
+		if _, err := initWeights(model.TaskAligner, dir, tt.size); exitCode(err) != tt.code {
+			t.Errorf("--init of a 64 px aligner for %d px crops: %v, want exit status %d", tt.size, err, tt.code)
 		}
 	}
 }
