@@ -223,22 +223,21 @@ func evaluate(p *Predictor, sets []*dataset.Dataset, split dataset.Split, log io
 	if err != nil {
 		return nil, err
 	}
-	var types []fashion.AttributeType
+	// The attribute types and category names of the first set that has each.
+	var (
+		types    []fashion.AttributeType
+		catNames []string
+	)
 	for _, set := range sets {
-		if len(set.Vocab.Attributes) > 0 {
+		if types == nil {
 			for _, a := range set.Vocab.Attributes {
 				types = append(types, a.Type)
 			}
-			break
 		}
-	}
-	var catNames []string
-	for _, set := range sets {
-		if len(set.Vocab.Categories) > 0 {
+		if catNames == nil {
 			for _, c := range set.Vocab.Categories {
 				catNames = append(catNames, c.Name)
 			}
-			break
 		}
 	}
 	var (
