@@ -350,9 +350,11 @@ func generate(w io.Writer, bundleDir, classifierDir, evalDir string) error {
 			c.Networks = append(c.Networks, sec.Title)
 			c.Inputs = append(c.Inputs, fmt.Sprintf("%s %dx%d px", s.task, sec.Net.InputSize[0], sec.Net.InputSize[1]))
 		}
-		if be := sec.Net.Training.Backend; !slices.Contains(c.Backends, be) {
-			c.Backends = append(c.Backends, be)
-			c.GPU = c.GPU || strings.Contains(be, "cuda")
+		for _, r := range sec.Runs { // every stage: an earlier one may have run elsewhere
+			if be := r.Backend; !slices.Contains(c.Backends, be) {
+				c.Backends = append(c.Backends, be)
+				c.GPU = c.GPU || strings.Contains(be, "cuda")
+			}
 		}
 	}
 	return cardTemplate.Execute(w, c)
