@@ -91,16 +91,19 @@ FN_DATA          = $(1)/attr,$(1)/inshop,$(1)/c2s
 # the README (larger inputs and backbones). Two networks are trained in stages, each a
 # fine-tuning run (--init) of the last with a new cosine schedule: FashionNet first on the
 # 20000-image set at 128 px, then on 24000 more attribute photos, then at 160 px on 24000 more
-# again (its landmark layer's weight grid is resampled to the new size); the detector first at
-# 192 px, then twice at 256 px. FashionNet adds the item-classification loss to the triplet loss
-# (the embedding collapses without it). The shipped FashionNet's third stage ran on a GPU
-# (GOMLX_BACKEND=xla:..., 4 minutes on an H200); on two CPU cores it takes about 2.5 hours.
-DEFAULT_BASE := out/default-base
-DEFAULT_TUNE := out/default-tune
+# again (its landmark layer's weight grid is resampled to the new size), then 5000 more steps at
+# 160 px with a lower peak learning rate; the detector first at 192 px, then twice at 256 px.
+# FashionNet adds the item-classification loss to the triplet loss (the embedding collapses
+# without it). The shipped FashionNet's third stage ran on a GPU (GOMLX_BACKEND=xla:..., 4 minutes
+# on an H200; on two CPU cores about 40 minutes), its fourth on two CPU cores (74 minutes).
+DEFAULT_BASE  := out/default-base
+DEFAULT_TUNE  := out/default-tune
+DEFAULT_TUNE2 := out/default-tune2
 FN_FLAGS     := --backbone-widths 32,64,128,256 --identity-weight 1
 FN_BASE      := --batch 32 --input-size 128 --epochs 30
 FN_TUNE      := --batch 32 --input-size 128 --epochs 11 --lr 1e-3 --warmup 300
 FN_TUNE2     := --batch 64 --input-size 160 --epochs 4 --lr 1e-3 --warmup 300
+FN_TUNE3     := --batch 64 --input-size 160 --steps 5000 --lr 5e-4 --warmup 200
 DET_FLAGS    := --batch 16 --det-classes types
 DET_BASE     := --epochs 16 --det-input-size 192
 DET_TUNE     := --epochs 15 --det-input-size 256 --lr 1e-3 --warmup 300
@@ -136,7 +139,10 @@ models-default: build $(SYNTH_TRAIN) $(SYNTH_TEST) $(SYNTH_EXTRA)/scenes $(SYNTH
 		--out $(DEFAULT_TUNE) --seed $(SYNTH_SEED) $(FN_FLAGS) $(FN_TUNE) $(RESUME)
 	./$(BIN) train fashionnet --data $(call FN_DATA,$(SYNTH_TRAIN)),$(SYNTH_EXTRA)/attr,$(SYNTH_MORE)/attr \
 		--format $(FN_FORMATS),deepfashion-attr,deepfashion-attr --init $(DEFAULT_TUNE) \
-		--out $(DEFAULT_TRAIN) --seed $(SYNTH_SEED) $(FN_FLAGS) $(FN_TUNE2) $(RESUME)
+		--out $(DEFAULT_TUNE2) --seed $(SYNTH_SEED) $(FN_FLAGS) $(FN_TUNE2) $(RESUME)
+	./$(BIN) train fashionnet --data $(call FN_DATA,$(SYNTH_TRAIN)),$(SYNTH_EXTRA)/attr,$(SYNTH_MORE)/attr \
+		--format $(FN_FORMATS),deepfashion-attr,deepfashion-attr --init $(DEFAULT_TUNE2) \
+		--out $(DEFAULT_TRAIN) --seed $(SYNTH_SEED) $(FN_FLAGS) $(FN_TUNE3) $(RESUME)
 	./$(BIN) train detector --data $(SYNTH_EXTRA)/scenes --format deepfashion2 \
 		--out $(DEFAULT_BASE) --seed $(SYNTH_SEED) $(DET_FLAGS) $(DET_BASE) $(RESUME)
 	./$(BIN) train detector --data $(SYNTH_EXTRA)/scenes --format deepfashion2 --init $(DEFAULT_BASE) \
