@@ -34,7 +34,7 @@ type fashionNetFlags struct {
 	inputSize, embeddingDim, landmarkSteps, views int
 	arch, widths, attrLoss, mining                string
 	noPooling, poolAtTruth                        bool
-	identityWeight, attrAdjust                    float64
+	identityWeight, attrWeight, attrAdjust        float64
 }
 
 // addFashionNetFlags registers the fashionnet options on the train command's flags.
@@ -51,6 +51,7 @@ func addFashionNetFlags(f *pflag.FlagSet) *fashionNetFlags {
 	f.BoolVar(&o.poolAtTruth, "pool-at-truth", false, "fashionnet: pool at the labeled landmarks while training")
 	f.IntVar(&o.landmarkSteps, "landmark-steps", d.LandmarkSteps, "fashionnet: steps training the landmark branch alone first (0: joint)")
 	f.Float64Var(&o.identityWeight, "identity-weight", d.Weights.Identity, "fashionnet: weight of the item-classification loss on the embedding (0: triplet loss alone)")
+	f.Float64Var(&o.attrWeight, "attr-weight", d.Weights.Attributes, "fashionnet: weight of the attribute loss")
 	f.Float64Var(&o.attrAdjust, "attr-adjust", d.AttributeAdjust, "fashionnet: tau of the attribute scores' prior correction, logit - tau*ln(prior) (0: raw scores)")
 	f.IntVar(&o.views, "views", d.ViewsPerItem, "fashionnet: K of the P items x K views batches")
 	return o
@@ -77,7 +78,7 @@ func (o *fashionNetFlags) config() (fashionnet.Config, error) {
 	cfg.EmbeddingDim, cfg.AttributeLoss, cfg.Mining = o.embeddingDim, o.attrLoss, o.mining
 	cfg.LandmarkPooling, cfg.PoolAtTruth = !o.noPooling, o.poolAtTruth
 	cfg.LandmarkSteps, cfg.ViewsPerItem = o.landmarkSteps, o.views
-	cfg.Weights.Identity, cfg.AttributeAdjust = o.identityWeight, o.attrAdjust
+	cfg.Weights.Identity, cfg.Weights.Attributes, cfg.AttributeAdjust = o.identityWeight, o.attrWeight, o.attrAdjust
 	if err := cfg.Validate(); err != nil {
 		return cfg, badInput(err)
 	}

@@ -95,3 +95,32 @@ func exitCode(err error) int {
 	}
 	return 1
 }
+
+// TestFashionNetFlags checks that the loss flags reach the network configuration and that a
+// configuration the network refuses is bad input.
+func TestFashionNetFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args                         []string
+		attributes, identity, adjust float64
+		code                         int
+	}{
+		{nil, 1, 0, 1, 0},
+		{[]string{"--attr-weight", "3", "--identity-weight", "0.5", "--attr-adjust", "0"}, 3, 0.5, 0, 0},
+		{[]string{"--attr-weight", "-1"}, 0, 0, 0, 2},
+	} {
+		fs := pflag.NewFlagSet("test", pflag.ContinueOnError)
+		net := addFashionNetFlags(fs)
+		if err := fs.Parse(tc.args); err != nil {
+			t.Fatal(err)
+		}
+		cfg, err := net.config()
+		if code := exitCode(err); code != tc.code {
+			t.Errorf("%v: exit status %d (%v), want %d", tc.args, code, err, tc.code)
+			continue
+		}
+		if err == nil && (cfg.Weights.Attributes != tc.attributes || cfg.Weights.Identity != tc.identity || cfg.AttributeAdjust != tc.adjust) {
+			t.Errorf("%v: weights %+v, adjust %g; want attributes %g, identity %g, adjust %g",
+				tc.args, cfg.Weights, cfg.AttributeAdjust, tc.attributes, tc.identity, tc.adjust)
+		}
+	}
+}
