@@ -117,6 +117,9 @@ SYNTH_EXTRA_SEED ?= 3
 SYNTH_EXTRA      := out/synth-$(SYNTH_EXTRA_SEED)
 SYNTH_MORE_SEED  ?= 4
 SYNTH_MORE       := out/synth-$(SYNTH_MORE_SEED)
+# FashionNet's last two stages learn from all three sets.
+FN_ALL_DATA    = $(call FN_DATA,$(SYNTH_TRAIN)),$(SYNTH_EXTRA)/attr,$(SYNTH_MORE)/attr
+FN_ALL_FORMATS = $(FN_FORMATS),deepfashion-attr,deepfashion-attr
 EXTRA_IMAGES_scenes := 6000
 EXTRA_IMAGES_fld    := 10000
 EXTRA_IMAGES_attr   := 24000
@@ -137,11 +140,9 @@ models-default: build $(SYNTH_TRAIN) $(SYNTH_TEST) $(SYNTH_EXTRA)/scenes $(SYNTH
 	./$(BIN) train fashionnet --data $(call FN_DATA,$(SYNTH_TRAIN)),$(SYNTH_EXTRA)/attr \
 		--format $(FN_FORMATS),deepfashion-attr --init $(DEFAULT_BASE) \
 		--out $(DEFAULT_TUNE) --seed $(SYNTH_SEED) $(FN_FLAGS) $(FN_TUNE) $(RESUME)
-	./$(BIN) train fashionnet --data $(call FN_DATA,$(SYNTH_TRAIN)),$(SYNTH_EXTRA)/attr,$(SYNTH_MORE)/attr \
-		--format $(FN_FORMATS),deepfashion-attr,deepfashion-attr --init $(DEFAULT_TUNE) \
+	./$(BIN) train fashionnet --data $(FN_ALL_DATA) --format $(FN_ALL_FORMATS) --init $(DEFAULT_TUNE) \
 		--out $(DEFAULT_TUNE2) --seed $(SYNTH_SEED) $(FN_FLAGS) $(FN_TUNE2) $(RESUME)
-	./$(BIN) train fashionnet --data $(call FN_DATA,$(SYNTH_TRAIN)),$(SYNTH_EXTRA)/attr,$(SYNTH_MORE)/attr \
-		--format $(FN_FORMATS),deepfashion-attr,deepfashion-attr --init $(DEFAULT_TUNE2) \
+	./$(BIN) train fashionnet --data $(FN_ALL_DATA) --format $(FN_ALL_FORMATS) --init $(DEFAULT_TUNE2) \
 		--out $(DEFAULT_TRAIN) --seed $(SYNTH_SEED) $(FN_FLAGS) $(FN_TUNE3) $(RESUME)
 	./$(BIN) train detector --data $(SYNTH_EXTRA)/scenes --format deepfashion2 \
 		--out $(DEFAULT_BASE) --seed $(SYNTH_SEED) $(DET_FLAGS) $(DET_BASE) $(RESUME)
