@@ -3,7 +3,6 @@ package eval
 import (
 	"cmp"
 	"fmt"
-	"maps"
 	"slices"
 )
 
@@ -61,32 +60,56 @@ type Confusion struct {
 // (both 0-based in names' order; negative labels are skipped), most frequent first, ties in
 // label then prediction order.
 func TopConfusions(pred, labels []int, names []string, n int) ([]Confusion, error) {
-	if len(pred) != len(labels) {
-		return nil, fmt.Errorf("confusions: %d predictions for %d labels", len(pred), len(labels))
+	conf, _, err := confusionMatrix("confusions", pred, labels, len(names), true)
+	if err != nil {
+		return nil, err
 	}
 	type pair struct{ t, p int }
-	counts, totals := map[pair]int{}, map[int]int{}
-	for i, l := range labels {
-		if l < 0 {
-			continue
-		}
-		if p := pred[i]; l >= len(names) || p < 0 || p >= len(names) {
-			return nil, fmt.Errorf("confusions: sample %d has label %d, prediction %d; want 0..%d", i, l, p, len(names)-1)
-		}
-		totals[l]++
-		if pred[i] != l {
-			counts[pair{l, pred[i]}]++
+	var pairs []pair
+	totals := make([]int, len(conf))
+	for t, row := range conf {
+		for p, v := range row {
+			totals[t] += v
+			if p != t && v > 0 {
+				pairs = append(pairs, pair{t, p})
+			}
 		}
 	}
-	pairs := slices.Collect(maps.Keys(counts))
 	slices.SortFunc(pairs, func(a, b pair) int {
-		return cmp.Or(counts[b]-counts[a], a.t-b.t, a.p-b.p)
+		return cmp.Or(conf[b.t][b.p]-conf[a.t][a.p], a.t-b.t, a.p-b.p)
 	})
 	out := make([]Confusion, 0, min(n, len(pairs)))
 	for _, q := range pairs[:min(n, len(pairs))] {
-		out = append(out, Confusion{names[q.t], names[q.p], counts[q], Value(ratio(counts[q], totals[q.t]))})
+		out = append(out, Confusion{names[q.t], names[q.p], conf[q.t][q.p], Value(ratio(conf[q.t][q.p], totals[q.t]))})
 	}
 	return out, nil
+}
+
+// confusionMatrix counts, for c classes, the samples of each true class t predicted as p
+// (conf[t][p]) and the correct ones. Labels and predictions outside 0..c-1 are errors, except
+// negative (unknown) labels when skipUnknown is set; what names the caller in errors.
+func confusionMatrix(what string, pred, labels []int, c int, skipUnknown bool) (conf [][]int, correct int, err error) {
+	if len(pred) != len(labels) {
+		return nil, 0, fmt.Errorf("%s: %d predictions for %d labels", what, len(pred), len(labels))
+	}
+	conf = make([][]int, c)
+	for i := range conf {
+		conf[i] = make([]int, c)
+	}
+	for i, l := range labels {
+		if l < 0 && skipUnknown {
+			continue
+		}
+		p := pred[i]
+		if l < 0 || l >= c || p < 0 || p >= c {
+			return nil, 0, fmt.Errorf("%s: sample %d has label %d, prediction %d; want 0..%d", what, i, l, p, c-1)
+		}
+		conf[l][p]++
+		if l == p {
+			correct++
+		}
+	}
+	return conf, correct, nil
 }
 
 // Category computes top-1, top-3 and top-5 category accuracy (DeepFashion's category protocol).
@@ -112,29 +135,14 @@ type ClassifierResult struct {
 
 // Classifier scores predicted class indices against labels, both 0-based in names' order.
 func Classifier(pred, labels []int, names []string) (ClassifierResult, error) {
-	if len(pred) != len(labels) {
-		return ClassifierResult{}, fmt.Errorf("classifier: %d predictions for %d labels", len(pred), len(labels))
+	conf, correct, err := confusionMatrix("classifier", pred, labels, len(names), false)
+	if err != nil {
+		return ClassifierResult{}, err
 	}
 	if len(labels) == 0 {
 		return ClassifierResult{}, fmt.Errorf("classifier: no samples")
 	}
-	c := len(names)
-	conf := make([][]int, c)
-	for i := range conf {
-		conf[i] = make([]int, c)
-	}
-	correct := 0
-	for i, l := range labels {
-		p := pred[i]
-		if l < 0 || l >= c || p < 0 || p >= c {
-			return ClassifierResult{}, fmt.Errorf("classifier: sample %d has label %d, prediction %d; want 0..%d", i, l, p, c-1)
-		}
-		conf[l][p]++
-		if l == p {
-			correct++
-		}
-	}
-	per := make(map[string]float64, c)
+	per := make(map[string]float64, len(names))
 	for t, row := range conf {
 		total := 0
 		for _, v := range row {
