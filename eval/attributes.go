@@ -27,26 +27,36 @@ type RecallAtK struct {
 //
 // Pooled is the other common reading: all (image, positive attribute) pairs pooled, i.e.
 // recalled positives over positives. PerImage averages each image's recalled share of its
-// positives over the images that have any.
+// positives over the images that have any. PerAttribute gives the recalls that the mean is
+// taken over, to find the attributes a model misses.
 type AttributeResult struct {
 	RecallAtK
-	ByType   map[string]RecallAtK `json:"by_type"`
-	Pooled   RecallAtK            `json:"pooled"`
-	PerImage RecallAtK            `json:"per_image"`
+	ByType       map[string]RecallAtK `json:"by_type"`
+	Pooled       RecallAtK            `json:"pooled"`
+	PerImage     RecallAtK            `json:"per_image"`
+	PerAttribute []AttributeRecall    `json:"per_attribute"`
 	// Images is the number of images with at least one positive attribute.
 	Images int `json:"images"`
+}
+
+// AttributeRecall is one attribute's share of its positives recalled at k.
+type AttributeRecall struct {
+	Name      string `json:"name"`
+	Type      string `json:"type"`
+	Positives int    `json:"positives"`
+	RecallAtK
 }
 
 // attrKs are the k of the DeepFashion attribute protocol.
 var attrKs = [2]int{3, 5}
 
 // Attributes computes attribute top-k recall from one score row per image and its labels (+1, -1,
-// 0 per attribute). types gives each attribute's type (len = number of attributes).
-func Attributes(scores [][]float32, labels [][]int8, types []fashion.AttributeType) (AttributeResult, error) {
+// 0 per attribute), for the vocabulary attrs (one per score column, in order).
+func Attributes(scores [][]float32, labels [][]int8, attrs []fashion.Attribute) (AttributeResult, error) {
 	if err := checkRows("attributes", len(scores), len(labels)); err != nil {
 		return AttributeResult{}, err
 	}
-	na := len(types)
+	na := len(attrs)
 	pos := make([]int, na)
 	var tp [2][]int
 	tp[0], tp[1] = make([]int, na), make([]int, na)
@@ -83,37 +93,38 @@ func Attributes(scores [][]float32, labels [][]int8, types []fashion.AttributeTy
 			perImage[j] += float64(hit[j]) / float64(npos)
 		}
 	}
-	macro := func(keep func(a int) bool) RecallAtK {
+	res := AttributeResult{
+		ByType: map[string]RecallAtK{},
+		Pooled: RecallAtK{Top3: Value(ratio(pooledHit[0], pooledPos)), Top5: Value(ratio(pooledHit[1], pooledPos))},
+		Images: images,
+	}
+	res.PerImage = RecallAtK{Top3: Value(perImage[0] / float64(images)), Top5: Value(perImage[1] / float64(images))}
+	for a, at := range attrs {
+		if pos[a] > 0 {
+			res.PerAttribute = append(res.PerAttribute, AttributeRecall{at.Name, at.Type.String(), pos[a],
+				RecallAtK{Top3: Value(ratio(tp[0][a], pos[a])), Top5: Value(ratio(tp[1][a], pos[a]))}})
+		}
+	}
+	// The mean of the per-attribute recalls of the attributes of type t ("" for all).
+	macro := func(t string) (RecallAtK, bool) {
 		var sum [2]float64
 		n := 0
-		for a := range na {
-			if pos[a] == 0 || !keep(a) {
-				continue
-			}
-			n++
-			for j := range attrKs {
-				sum[j] += float64(tp[j][a]) / float64(pos[a])
+		for _, r := range res.PerAttribute {
+			if t == "" || r.Type == t {
+				n++
+				sum[0] += float64(r.Top3)
+				sum[1] += float64(r.Top5)
 			}
 		}
 		if n == 0 {
-			return RecallAtK{Top3: Value(ratio(0, 0)), Top5: Value(ratio(0, 0))}
+			return RecallAtK{Top3: Value(ratio(0, 0)), Top5: Value(ratio(0, 0))}, false
 		}
-		return RecallAtK{Top3: Value(sum[0] / float64(n)), Top5: Value(sum[1] / float64(n))}
+		return RecallAtK{Top3: Value(sum[0] / float64(n)), Top5: Value(sum[1] / float64(n))}, true
 	}
-	res := AttributeResult{
-		RecallAtK: macro(func(int) bool { return true }),
-		ByType:    map[string]RecallAtK{},
-		Pooled:    RecallAtK{Top3: Value(ratio(pooledHit[0], pooledPos)), Top5: Value(ratio(pooledHit[1], pooledPos))},
-		Images:    images,
-	}
-	res.PerImage = RecallAtK{Top3: Value(perImage[0] / float64(images)), Top5: Value(perImage[1] / float64(images))}
+	res.RecallAtK, _ = macro("")
 	for _, t := range fashion.AttributeTypes {
-		has := false
-		for a := range na {
-			has = has || (types[a] == t && pos[a] > 0)
-		}
-		if has {
-			res.ByType[t.String()] = macro(func(a int) bool { return types[a] == t })
+		if r, ok := macro(t.String()); ok {
+			res.ByType[t.String()] = r
 		}
 	}
 	return res, nil

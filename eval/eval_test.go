@@ -114,7 +114,13 @@ func TestTopConfusions(t *testing.T) {
 
 func TestAttributes(t *testing.T) {
 	T, F, S := fashion.Texture, fashion.Fabric, fashion.Style
-	types := []fashion.AttributeType{T, T, F, F, S, S}
+	var attrs []fashion.Attribute
+	for i, a := range []struct {
+		name string
+		typ  fashion.AttributeType
+	}{{"striped", T}, {"dotted", T}, {"knit", F}, {"denim", F}, {"red", S}, {"blue", S}} {
+		attrs = append(attrs, fashion.Attribute{ID: i + 1, Name: a.name, Type: a.typ})
+	}
 	scores := [][]float32{
 		{0.9, 0.8, 0.7, 0.6, 0.5, 0.4}, // top-3 {0,1,2}, top-5 {0..4}
 		{0.1, 0.2, 0.3, 0.4, 0.5, 0.6}, // top-3 {5,4,3}, top-5 {5..1}
@@ -125,7 +131,7 @@ func TestAttributes(t *testing.T) {
 		{1, 1, -1, -1, -1, 1}, // positives 0, 1, 5: top-3 recalls 5; top-5 recalls 1, 5
 		{0, -1, -1, 0, 0, -1},
 	}
-	res, err := Attributes(scores, labels, types)
+	res, err := Attributes(scores, labels, attrs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,16 +154,23 @@ func TestAttributes(t *testing.T) {
 			t.Errorf("%s recall = %v/%v, want %v/%v", w.name, w.got.Top3, w.got.Top5, w.top3, w.top5)
 		}
 	}
+	wantPer := []AttributeRecall{
+		{"striped", "texture", 2, RecallAtK{0.5, 0.5}}, {"dotted", "texture", 1, RecallAtK{0, 1}},
+		{"denim", "fabric", 1, RecallAtK{0, 1}}, {"blue", "style", 2, RecallAtK{0.5, 0.5}},
+	}
+	if !slices.Equal(res.PerAttribute, wantPer) {
+		t.Errorf("per attribute %+v, want %+v", res.PerAttribute, wantPer)
+	}
 	if len(res.ByType) != 3 || res.Images != 2 {
 		t.Errorf("by_type has %d types (want 3: no shape or part positives), images %d (want 2)", len(res.ByType), res.Images)
 	}
 	js, _ := json.Marshal(res)
-	for _, f := range []string{`"top3_recall":0.25`, `"top5_recall":0.75`, `"by_type":{`, `"texture":{"top3_recall"`} {
+	for _, f := range []string{`"top3_recall":0.25`, `"top5_recall":0.75`, `"by_type":{`, `"texture":{"top3_recall"`, `"per_attribute":[{"name":"striped","type":"texture","positives":2,"top3_recall":0.5`} {
 		if !strings.Contains(string(js), f) {
 			t.Errorf("JSON %s lacks %s", js, f)
 		}
 	}
-	if _, err := Attributes([][]float32{{1, 2}}, [][]int8{{1, 1}}, types); err == nil {
+	if _, err := Attributes([][]float32{{1, 2}}, [][]int8{{1, 1}}, attrs); err == nil {
 		t.Error("rows shorter than the vocabulary accepted")
 	}
 }

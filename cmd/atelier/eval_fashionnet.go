@@ -1,9 +1,11 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -62,6 +64,16 @@ func printFashionNetResult(cmd *cobra.Command, r *eval.FashionNetResult) error {
 			if bt, ok := a.ByType[t]; ok {
 				fmt.Fprintf(out, "  %-8s top-3 %s  top-5 %s\n", t, f(bt.Top3), f(bt.Top5))
 			}
+		}
+		worst := slices.SortedStableFunc(slices.Values(a.PerAttribute), func(x, y eval.AttributeRecall) int {
+			return cmp.Compare(x.Top3, y.Top3)
+		})
+		var least []string
+		for _, x := range worst[:min(3, len(worst))] {
+			least = append(least, fmt.Sprintf("%s %s (%d positives)", x.Name, f(x.Top3), x.Positives))
+		}
+		if len(least) > 0 {
+			fmt.Fprintf(out, "  least recalled at 3: %s\n", strings.Join(least, ", "))
 		}
 	}
 	if l := r.Landmarks; l != nil {

@@ -223,16 +223,14 @@ func evaluate(p *Predictor, sets []*dataset.Dataset, split dataset.Split, log io
 	if err != nil {
 		return nil, err
 	}
-	// The attribute types and category names of the first set that has each.
+	// The attributes and category names of the first set that has each.
 	var (
-		types    []fashion.AttributeType
+		attrs    []fashion.Attribute
 		catNames []string
 	)
 	for _, set := range sets {
-		if types == nil {
-			for _, a := range set.Vocab.Attributes {
-				types = append(types, a.Type)
-			}
+		if attrs == nil {
+			attrs = set.Vocab.Attributes
 		}
 		if catNames == nil {
 			for _, c := range set.Vocab.Categories {
@@ -256,7 +254,7 @@ func evaluate(p *Predictor, sets []*dataset.Dataset, split dataset.Split, log io
 			catScores = append(catScores, pr.Category)
 			catLabels = append(catLabels, g.Category-1)
 		}
-		if len(types) > 0 && len(g.Attributes) == len(types) {
+		if len(attrs) > 0 && len(g.Attributes) == len(attrs) {
 			attrScores = append(attrScores, pr.Attributes)
 			attrLabels = append(attrLabels, g.Attributes)
 		}
@@ -293,7 +291,7 @@ func evaluate(p *Predictor, sets []*dataset.Dataset, split dataset.Split, log io
 		res.Category = &r
 	}
 	if len(attrLabels) > 0 {
-		r, err := eval.Attributes(attrScores, attrLabels, types)
+		r, err := eval.Attributes(attrScores, attrLabels, attrs)
 		if err != nil {
 			return nil, err
 		}
