@@ -95,14 +95,14 @@ func Attributes(scores [][]float32, labels [][]int8, attrs []fashion.Attribute) 
 	}
 	res := AttributeResult{
 		ByType: map[string]RecallAtK{},
-		Pooled: RecallAtK{Top3: Value(ratio(pooledHit[0], pooledPos)), Top5: Value(ratio(pooledHit[1], pooledPos))},
+		Pooled: recallOf(pooledHit[0], pooledHit[1], pooledPos),
 		Images: images,
 	}
 	res.PerImage = RecallAtK{Top3: Value(perImage[0] / float64(images)), Top5: Value(perImage[1] / float64(images))}
 	for a, at := range attrs {
 		if pos[a] > 0 {
 			res.PerAttribute = append(res.PerAttribute, AttributeRecall{at.Name, at.Type.String(), pos[a],
-				RecallAtK{Top3: Value(ratio(tp[0][a], pos[a])), Top5: Value(ratio(tp[1][a], pos[a]))}})
+				recallOf(tp[0][a], tp[1][a], pos[a])})
 		}
 	}
 	// The mean of the per-attribute recalls of the attributes of type t ("" for all).
@@ -117,7 +117,7 @@ func Attributes(scores [][]float32, labels [][]int8, attrs []fashion.Attribute) 
 			}
 		}
 		if n == 0 {
-			return RecallAtK{Top3: Value(ratio(0, 0)), Top5: Value(ratio(0, 0))}, false
+			return recallOf(0, 0, 0), false
 		}
 		return RecallAtK{Top3: Value(sum[0] / float64(n)), Top5: Value(sum[1] / float64(n))}, true
 	}
@@ -128,6 +128,12 @@ func Attributes(scores [][]float32, labels [][]int8, attrs []fashion.Attribute) 
 		}
 	}
 	return res, nil
+}
+
+// recallOf is the recall of n positives of which hit3 are recalled at 3 and hit5 at 5 (NaN for
+// none).
+func recallOf(hit3, hit5, n int) RecallAtK {
+	return RecallAtK{Top3: Value(ratio(hit3, n)), Top5: Value(ratio(hit5, n))}
 }
 
 // topIndices returns the indices of the k highest scores, best first, ties broken by lower index.
