@@ -164,3 +164,9 @@ func rotate(a float64) homography {
 
 // perspective tilts the plane: points with px*x+py*y > 0 shrink towards the origin.
 func perspective(px, py float64) homography { return homography{1, 0, 0, 0, 1, 0, px, py, 1} }
+
+// resolution is how many output units a unit step at p becomes, along the axis h shrinks most.
+func (h homography) resolution(p pt) float64 {
+	q := h.apply(p)
+	return math.Min(h.apply(p.add(pt{1, 0})).sub(q).len(), h.apply(p.add(pt{0, 1})).sub(q).len())
+}

@@ -188,6 +188,47 @@ func (l lighting) at(x, y int) float32 {
 	return l.level * (1 + l.gx*(float32(x)/l.w-0.5) + l.gy*(float32(y)/l.h-0.5))
 }
 
+// The sizes of the prints and fabric textures that garmentShader draws: the floral, plaid and
+// abstract repeats in multiples of the item's PatScale, knit's ribs (|sin(πu/knitRib)|) in
+// canonical units and lace's holes by their angular frequency per canonical unit.
+const (
+	floralCell   = 1.9
+	plaidRepeat  = 2
+	abstractCell = 1.6
+	knitRib      = 5
+	laceFreq     = 0.75
+)
+
+// printRepeat is the period, in canonical units, of the item's print: the finest detail a
+// photo must resolve to show it. It is 0 for prints that show at any size (solid, colour
+// blocks, graphics).
+func printRepeat(it *Item) float64 {
+	switch it.Pattern {
+	case Striped, Dotted:
+		return it.PatScale
+	case Floral:
+		return it.PatScale * floralCell
+	case Plaid:
+		return it.PatScale * plaidRepeat
+	case AbstractPrint:
+		return it.PatScale * abstractCell
+	}
+	return 0
+}
+
+// fabricRepeat is the period, in canonical units, of the texture that shows the item's fabric,
+// or 0 for fabrics known by what shows at any size: denim's colour and fading, leather's sheen,
+// chiffon's sheerness, sequins' sparkle (drawn per pixel however small the sequins).
+func fabricRepeat(it *Item) float64 {
+	switch it.Fabric {
+	case Knit:
+		return knitRib
+	case Lace:
+		return 2 * math.Pi / laceFreq
+	}
+	return 0
+}
+
 // garmentShader renders an item's fabric and print under a light.
 func garmentShader(it *Item, light lighting, blockY float64) shader {
 	base, second := toRGB(palette[it.Color].c), toRGB(palette[it.Color2].c)
@@ -213,7 +254,7 @@ func garmentShader(it *Item, light lighting, blockY float64) shader {
 				col = second
 			}
 		case Floral:
-			cell := ps * 1.9
+			cell := ps * floralCell
 			cx, cy := math.Floor(u/cell), math.Floor(v/cell)
 			jx, jy := float64(hash2(int(cx), int(cy), seed))-0.5, float64(hash2(int(cy), int(cx), seed+1))-0.5
 			du, dv := u/cell-cx-0.5-0.25*jx, v/cell-cy-0.5-0.25*jy
@@ -228,7 +269,7 @@ func garmentShader(it *Item, light lighting, blockY float64) shader {
 				col = mix(base, second, 0.35)
 			}
 		case Plaid:
-			p := ps * 2
+			p := ps * plaidRepeat
 			fu, fv := frac(u/p+it.PatPhase), frac(v/p)
 			if fu < 0.3 {
 				col = mix(col, second, 0.55)
@@ -240,7 +281,7 @@ func garmentShader(it *Item, light lighting, blockY float64) shader {
 				col = col.scale(0.55)
 			}
 		case AbstractPrint:
-			n := vnoise(pu/(ps*1.6), pv/(ps*1.6), seed) + 0.5*vnoise(pu/(ps*0.7), pv/(ps*0.7), seed+3)
+			n := vnoise(pu/(ps*abstractCell), pv/(ps*abstractCell), seed) + 0.5*vnoise(pu/(ps*0.7), pv/(ps*0.7), seed+3)
 			switch {
 			case n < 0.5:
 				col = second
@@ -260,12 +301,12 @@ func garmentShader(it *Item, light lighting, blockY float64) shader {
 			m = 0.86 + 0.16*float32(frac((u+v)/3.2)) + 0.1*(hash2(x, y, seed)-0.5)
 			col = mix(col, white, 0.12*vnoise(u/40, v/25, seed))
 		case Knit:
-			m = 0.86 + 0.16*float32(math.Abs(math.Sin(u*math.Pi/5))) - 0.04*float32(math.Abs(math.Sin(v*math.Pi/3.5)))
+			m = 0.86 + 0.16*float32(math.Abs(math.Sin(u*math.Pi/knitRib))) - 0.04*float32(math.Abs(math.Sin(v*math.Pi/3.5)))
 		case Leather:
 			sh := math.Max(0, math.Sin(u*0.045+v*0.02+it.PatPhase*6))
 			m = 0.82 + 0.55*float32(math.Pow(sh, 10)) + 0.1*vnoise(u/30, v/30, seed)
 		case Lace:
-			q := math.Sin(u*0.75)*math.Sin(v*0.75) + 0.5*math.Sin((u+v)*0.37)
+			q := math.Sin(u*laceFreq)*math.Sin(v*laceFreq) + 0.5*math.Sin((u+v)*0.37)
 			if q > 0.55 {
 				alpha = 0.2
 			} else if q > 0.4 {

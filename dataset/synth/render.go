@@ -113,15 +113,15 @@ func render(r *rand.Rand, ph *photo) (*Rendered, []drawn) {
 		occlude(r, c, ph)
 	}
 	out.Owner = c.owner
-	for _, g := range garments {
-		out.Garments = append(out.Garments, annotate(c, g))
-	}
-	img := c.image()
+	img, sharpness := c.image(), 1.0
 	if ph.street {
-		img = degrade(r, img)
+		img, sharpness = degrade(r, img)
 		out.Quality = 35 + r.IntN(50)
 	}
 	out.Image = img
+	for _, g := range garments {
+		out.Garments = append(out.Garments, annotate(c, g, sharpness))
+	}
 	return out, garments
 }
 
@@ -207,17 +207,28 @@ func (c *canvas) drawFigureFront(wr *wearer, light lighting) {
 	c.paint(eyes, wr.h, flat(rgb{0.1, 0.08, 0.08}, 1), keepOwner, nil)
 }
 
+// minRepeatPx is the shortest period, in pixels, at which a photo can show a repeating pattern:
+// two samples per period (Nyquist). A finer print or weave is drawn, but its samples alias into
+// a pattern that no longer tells it apart.
+const minRepeatPx = 2
+
 // annotate turns a drawn garment into its DeepFashion annotation, reading visibility off the
-// finished canvas.
-func annotate(c *canvas, d drawn) dataset.Garment {
+// finished canvas; sharpness is the share of the photo's resolution left after its blur (1 for
+// none). A label is unknown (0) when the part that shows it is hidden, or when the item has a
+// print or fabric whose pattern is finer than the photo resolves.
+func annotate(c *canvas, d drawn, sharpness float64) dataset.Garment {
 	g := dataset.Garment{Category: d.it.Kind.Category.ID, Type: d.it.Kind.Type, ItemID: d.it.ID, HasBox: true}
 	x0, y0, x1, y1 := math.Inf(1), math.Inf(1), math.Inf(-1), math.Inf(-1)
+	var centre pt
+	n := 0
 	for _, p := range d.shape.polys {
 		for _, q := range p {
+			centre, n = centre.add(q), n+1
 			q = d.h.apply(q)
 			x0, y0, x1, y1 = math.Min(x0, q.X), math.Min(y0, q.Y), math.Max(x1, q.X), math.Max(y1, q.Y)
 		}
 	}
+	pxPerUnit := d.h.resolution(centre.mul(1/float64(n))) * sharpness
 	w, h := float64(c.w), float64(c.h)
 	x0, y0 = clampf(math.Floor(x0), 0, w-2), clampf(math.Floor(y0), 0, h-2)
 	x1, y1 = clampf(math.Ceil(x1), x0+1, w-1), clampf(math.Ceil(y1), y0+1, h-1)
@@ -251,7 +262,7 @@ func annotate(c *canvas, d drawn) dataset.Garment {
 		return ok && c.visibility(d.h.apply(p), d.id) == dataset.Visible
 	}
 	for i, def := range attrDefs {
-		if !known(def.needs) {
+		if !known(def.needs) || g.Attributes[i] == 1 && def.repeat(d.it) > 0 && def.repeat(d.it)*pxPerUnit < minRepeatPx {
 			g.Attributes[i] = 0
 		}
 	}

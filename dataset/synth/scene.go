@@ -113,8 +113,9 @@ func occlude(r *rand.Rand, c *canvas, ph *photo) {
 }
 
 // degrade makes a consumer photo: a colour cast, sensor noise and sometimes blur. (JPEG
-// artefacts come from saving it at a lower quality.)
-func degrade(r *rand.Rand, img *image.RGBA) *image.RGBA {
+// artefacts come from saving it at a lower quality.) It also returns the share of the photo's
+// resolution that the blur left, 1 without blur.
+func degrade(r *rand.Rand, img *image.RGBA) (*image.RGBA, float64) {
 	var cast [3]float64
 	bright := uniform(r, 0.85, 1.1)
 	for k := range cast {
@@ -135,7 +136,8 @@ func degrade(r *rand.Rand, img *image.RGBA) *image.RGBA {
 		}
 	}
 	if chance(r, 0.5) {
-		img = blurImage(img, uniform(r, 0.4, 0.8))
+		f := uniform(r, 0.4, 0.8)
+		return blurImage(img, f), f
 	}
-	return img
+	return img, 1
 }

@@ -160,13 +160,13 @@ func TestLandmarks(t *testing.T) {
 
 // shopPhoto renders an item on a model facing the camera, and returns the photo with the body
 // and the homography, so a test can look at known body points.
-func shopPhoto(it *Item, seed uint64) (*Rendered, *body, homography) {
+func shopPhoto(it *Item, seed uint64, fill float64) (*Rendered, *body, homography) {
 	r := New(seed).rng(streamShop, 0, 0)
 	b := newBody(r, shopPose)
 	clothes, subject := outfit(r, it)
 	wr := newWearer(r, b, clothes, only(len(clothes), subject))
 	y0, y1 := frame(it)
-	wr.h = camera{y0: y0, y1: y1, fill: 0.9, yaw: 1}.homography(240, 300)
+	wr.h = camera{y0: y0, y1: y1, fill: fill, yaw: 1}.homography(240, 300)
 	out, _ := render(r, &photo{w: 240, h: 300, wearers: []*wearer{wr}, light: newLight(r, 240, 300, 0.1)})
 	return out, b, wr.h
 }
@@ -193,10 +193,10 @@ func TestAttributesMatchPixels(t *testing.T) {
 	g := New(11)
 	for n := range 90 {
 		it := g.ItemOfKind(Kinds[n%len(Kinds)], n)
-		p, b, h := shopPhoto(it, uint64(n))
+		p, b, h := shopPhoto(it, uint64(n), 0.9)
 		gm := p.Garments[0]
 		for i, v := range gm.Attributes {
-			if v != 1 && v != -1 && !(v == 0 && attrDefs[i].needs != anyPart) {
+			if v != 1 && v != -1 && !(v == 0 && (attrDefs[i].needs != anyPart || attrDefs[i].repeat(it) > 0)) {
 				t.Errorf("item %d (%s): attribute %q has label %d", n, it.Kind.Category.Name, attrDefs[i].name, v)
 			}
 		}
@@ -305,6 +305,34 @@ func nearestColour(c rgb) string {
 		}
 	}
 	return best
+}
+
+// TestUnresolvedRepeatsUnknown checks that a print or fabric is labelled unknown exactly when its
+// repeat is under two pixels (minRepeatPx) in the photo, and that the other prints and fabrics
+// stay negative.
+func TestUnresolvedRepeatsUnknown(t *testing.T) {
+	kind, _ := KindByName("Tee")
+	tests := []struct {
+		fill          float64 // share of the photo's 300 px height that the tee's frame spans
+		striped, knit int8
+		dotted, denim int8
+	}{
+		{fill: 0.9, striped: 1, knit: 1, dotted: -1, denim: -1}, // 0.47 px per unit: stripes 4.7 px, ribs 2.3 px
+		{fill: 0.6, striped: 1, knit: 0, dotted: -1, denim: -1}, // 0.31: 3.1 and 1.6 px
+		{fill: 0.3, striped: 0, knit: 0, dotted: -1, denim: -1}, // 0.16: 1.6 and 0.8 px
+	}
+	for _, tc := range tests {
+		it := New(3).ItemOfKind(kind, 0)
+		it.Pattern, it.PatScale, it.Fabric = Striped, 10, Knit
+		p, _, h := shopPhoto(it, 1, tc.fill)
+		g := p.Garments[0]
+		colour := palette[it.Color].name
+		got := [5]int8{label(g, "striped"), label(g, "knit"), label(g, "dotted"), label(g, "denim"), label(g, colour)}
+		if want := [5]int8{tc.striped, tc.knit, tc.dotted, tc.denim, 1}; got != want {
+			t.Errorf("fill %.1f (%.2f px per unit): striped, knit, dotted, denim, "+colour+" labelled %v, want %v",
+				tc.fill, h.resolution(pt{0, 300}), got, want)
+		}
+	}
 }
 
 // TestUnknownOnlyWhenHidden checks that a 0 label goes with a hidden part: sleeve, hem and neck

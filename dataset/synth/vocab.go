@@ -101,6 +101,19 @@ type attrDef struct {
 	has func(it *Item) bool
 }
 
+// repeat is the period, in canonical units, of the fine pattern by which a photo shows that an
+// item has the attribute (its print for a texture, its fabric's weave for a fabric), or 0 when
+// nothing finer than the garment's parts shows it.
+func (d attrDef) repeat(it *Item) float64 {
+	switch d.typ {
+	case fashion.Texture:
+		return printRepeat(it)
+	case fashion.Fabric:
+		return fabricRepeat(it)
+	}
+	return 0
+}
+
 // anchor is a part of a garment whose visibility decides whether an attribute is knowable.
 type anchor int
 
