@@ -262,7 +262,8 @@ func annotate(c *canvas, d drawn, sharpness float64) dataset.Garment {
 		return ok && c.visibility(d.h.apply(p), d.id) == dataset.Visible
 	}
 	for i, def := range attrDefs {
-		if !known(def.needs) || g.Attributes[i] == 1 && def.repeat(d.it) > 0 && def.repeat(d.it)*pxPerUnit < minRepeatPx {
+		rep := def.repeat(d.it)
+		if !known(def.needs) || g.Attributes[i] == 1 && rep > 0 && rep*pxPerUnit < minRepeatPx {
 			g.Attributes[i] = 0
 		}
 	}
