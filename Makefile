@@ -89,21 +89,20 @@ FN_FORMATS      := deepfashion-attr,deepfashion-inshop,deepfashion-c2s
 FN_DATA          = $(1)/attr,$(1)/inshop,$(1)/c2s
 # The shipped networks are sized for training on two CPU cores; on DeepFashion with a GPU, see
 # the README (larger inputs and backbones). Two networks are trained in stages, each a
-# fine-tuning run (--init) of the last with a new cosine schedule: FashionNet first on the
-# 20000-image set at 128 px, then on 24000 more attribute photos, then at 160 px on 24000 more
-# again (its landmark layer's weight grid is resampled to the new size), then 5000 more steps at
-# 160 px with a lower peak learning rate; the detector first at 192 px, then twice at 256 px.
-# FashionNet adds the item-classification loss to the triplet loss (the embedding collapses
-# without it). The shipped FashionNet's third stage ran on a GPU (GOMLX_BACKEND=xla:..., 4 minutes
-# on an H200; on two CPU cores about 40 minutes), its fourth on two CPU cores (74 minutes).
+# fine-tuning run (--init) of the last with a new cosine schedule and its own seed: FashionNet,
+# on the ResNet-style backbone at 128 px, 800 and then 600 steps on the attribute photos of the
+# three training sets (they carry no item ids), then 2600 steps on all of its photos with the
+# identity losses (the item classification next to the triplet loss: the embedding collapses
+# without it); the detector first at 192 px, then twice at 256 px. On two CPU cores FashionNet's
+# stages take about 2.4 s a step (2 h 50 min in all).
 DEFAULT_BASE  := out/default-base
 DEFAULT_TUNE  := out/default-tune
-DEFAULT_TUNE2 := out/default-tune2
-FN_FLAGS     := --backbone-widths 32,64,128,256 --identity-weight 1
-FN_BASE      := --batch 32 --input-size 128 --epochs 30
-FN_TUNE      := --batch 32 --input-size 128 --epochs 11 --lr 1e-3 --warmup 300
-FN_TUNE2     := --batch 64 --input-size 160 --epochs 4 --lr 1e-3 --warmup 300
-FN_TUNE3     := --batch 64 --input-size 160 --steps 5000 --lr 5e-4 --warmup 200
+FN_ATTR_DATA   = $(SYNTH_TRAIN)/attr,$(SYNTH_EXTRA)/attr,$(SYNTH_MORE)/attr
+FN_FLAGS     := --backbone resnet --backbone-widths 32,64,128,256 --batch 64 --input-size 128 \
+	--attr-loss weighted-bce --attr-weight 2 --attr-adjust 0.5
+FN_BASE      := --identity-weight 0 --steps 800 --lr 2e-3 --warmup 100 --seed 1
+FN_TUNE      := --identity-weight 0 --steps 600 --lr 1e-3 --warmup 50 --seed 2
+FN_TUNE2     := --identity-weight 1 --steps 2600 --lr 1e-3 --warmup 100 --seed 3
 DET_FLAGS    := --batch 16 --det-classes types
 DET_BASE     := --epochs 16 --det-input-size 192
 DET_TUNE     := --epochs 15 --det-input-size 256 --lr 1e-3 --warmup 300
@@ -111,13 +110,13 @@ DET_TUNE2    := --epochs 8 --det-input-size 256 --lr 5e-4 --warmup 200
 AL_FLAGS     := --epochs 25 --batch 32 --align-input-size 96
 # The networks learn from more photos than a 20000-image set holds for them: a set of seed
 # SYNTH_EXTRA_SEED with 6000 scenes (detector), 10000 FLD photos (aligner; it is measured on FLD,
-# whose zoom-ins and poses the other folders lack) and 24000 attribute photos (FashionNet's
-# fine-tuning), and 24000 attribute photos of seed SYNTH_MORE_SEED (FashionNet's third stage).
+# whose zoom-ins and poses the other folders lack) and 24000 attribute photos (FashionNet),
+# and 24000 attribute photos of seed SYNTH_MORE_SEED (FashionNet).
 SYNTH_EXTRA_SEED ?= 3
 SYNTH_EXTRA      := out/synth-$(SYNTH_EXTRA_SEED)
 SYNTH_MORE_SEED  ?= 4
 SYNTH_MORE       := out/synth-$(SYNTH_MORE_SEED)
-# FashionNet's last two stages learn from all three sets.
+# FashionNet's last stage learns from all of seed SYNTH_SEED's photos and the two attribute sets.
 FN_ALL_DATA    = $(call FN_DATA,$(SYNTH_TRAIN)),$(SYNTH_EXTRA)/attr,$(SYNTH_MORE)/attr
 FN_ALL_FORMATS = $(FN_FORMATS),deepfashion-attr,deepfashion-attr
 EXTRA_IMAGES_scenes := 6000
@@ -135,15 +134,12 @@ $(SYNTH_EXTRA)/scenes $(SYNTH_EXTRA)/fld $(SYNTH_EXTRA)/attr $(SYNTH_MORE)/attr:
 
 models-default: build $(SYNTH_TRAIN) $(SYNTH_TEST) $(SYNTH_EXTRA)/scenes $(SYNTH_EXTRA)/fld $(SYNTH_EXTRA)/attr \
 		$(SYNTH_MORE)/attr
-	./$(BIN) train fashionnet --data $(call FN_DATA,$(SYNTH_TRAIN)) --format $(FN_FORMATS) \
-		--out $(DEFAULT_BASE) --seed $(SYNTH_SEED) $(FN_FLAGS) $(FN_BASE) $(RESUME)
-	./$(BIN) train fashionnet --data $(call FN_DATA,$(SYNTH_TRAIN)),$(SYNTH_EXTRA)/attr \
-		--format $(FN_FORMATS),deepfashion-attr --init $(DEFAULT_BASE) \
-		--out $(DEFAULT_TUNE) --seed $(SYNTH_SEED) $(FN_FLAGS) $(FN_TUNE) $(RESUME)
+	./$(BIN) train fashionnet --data $(FN_ATTR_DATA) --format deepfashion-attr,deepfashion-attr,deepfashion-attr \
+		--out $(DEFAULT_BASE) $(FN_FLAGS) $(FN_BASE) $(RESUME)
+	./$(BIN) train fashionnet --data $(FN_ATTR_DATA) --format deepfashion-attr,deepfashion-attr,deepfashion-attr \
+		--init $(DEFAULT_BASE) --out $(DEFAULT_TUNE) $(FN_FLAGS) $(FN_TUNE) $(RESUME)
 	./$(BIN) train fashionnet --data $(FN_ALL_DATA) --format $(FN_ALL_FORMATS) --init $(DEFAULT_TUNE) \
-		--out $(DEFAULT_TUNE2) --seed $(SYNTH_SEED) $(FN_FLAGS) $(FN_TUNE2) $(RESUME)
-	./$(BIN) train fashionnet --data $(FN_ALL_DATA) --format $(FN_ALL_FORMATS) --init $(DEFAULT_TUNE2) \
-		--out $(DEFAULT_TRAIN) --seed $(SYNTH_SEED) $(FN_FLAGS) $(FN_TUNE3) $(RESUME)
+		--out $(DEFAULT_TRAIN) $(FN_FLAGS) $(FN_TUNE2) $(RESUME)
 	./$(BIN) train detector --data $(SYNTH_EXTRA)/scenes --format deepfashion2 \
 		--out $(DEFAULT_BASE) --seed $(SYNTH_SEED) $(DET_FLAGS) $(DET_BASE) $(RESUME)
 	./$(BIN) train detector --data $(SYNTH_EXTRA)/scenes --format deepfashion2 --init $(DEFAULT_BASE) \
