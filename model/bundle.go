@@ -9,6 +9,8 @@
 package model
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -192,6 +194,17 @@ func (b *Bundle) Network(task string) (*Network, error) {
 		return nil, fmt.Errorf("model bundle has no %s network (it has: %v)", task, b.Tasks)
 	}
 	return n, nil
+}
+
+// ID tells trained networks apart: a hash of the network's configuration and training record,
+// which differ between any two trainings. The catalog index keeps it with each embedding, since an
+// embedding means nothing to another network.
+func (n *Network) ID() string {
+	h := sha256.New()
+	h.Write(n.Config)
+	// Encoding a struct of plain fields into a hash cannot fail.
+	_ = json.NewEncoder(h).Encode(n.Training)
+	return hex.EncodeToString(h.Sum(nil)[:8])
 }
 
 // LoadNetwork loads the variables of the task's network into store.

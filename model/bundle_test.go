@@ -167,3 +167,30 @@ func TestSaveTrainedKeepsConcurrentNetworks(t *testing.T) {
 		t.Errorf("the vocabulary lost its categories: %+v", b.Vocabulary)
 	}
 }
+
+func TestNetworkID(t *testing.T) {
+	base := Network{Config: json.RawMessage(`{"embedding_dim":128}`), Training: Training{Seed: 1, Steps: 100, Seconds: 12.5}}
+	retrained, reconfigured := base, base
+	retrained.Training.Seed = 2
+	reconfigured.Config = json.RawMessage(`{"embedding_dim":64}`)
+	same := base
+	same.Metrics = json.RawMessage(`{"top1":0.5}`) // evaluations do not change the weights
+	tests := []struct {
+		name string
+		n    Network
+		want bool // same ID as base
+	}{
+		{"same network", same, true},
+		{"another training", retrained, false},
+		{"another configuration", reconfigured, false},
+	}
+	id := base.ID()
+	if len(id) != 16 {
+		t.Fatalf("ID %q: want 16 hex digits", id)
+	}
+	for _, tt := range tests {
+		if got := tt.n.ID() == id; got != tt.want {
+			t.Errorf("%s: ID %q, base %q: same = %v, want %v", tt.name, tt.n.ID(), id, got, tt.want)
+		}
+	}
+}

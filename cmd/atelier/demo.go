@@ -60,11 +60,11 @@ func demoItem(g *synth.Generator, n int) (*synth.Item, index.Item) {
 	}
 }
 
-// fillDemo adds the first n items of the demo catalog that idx lacks: it renders their shop
-// photos under imageDir, then embeds and adds them like `atelier index`. It does nothing when idx
-// holds any item that is not a demo item, so that a real catalog is left alone; an interrupted
-// fill is resumed by the next call, since every acknowledged batch is durable and present items
-// are skipped. Progress goes to errOut.
+// fillDemo adds the first n items of the demo catalog that idx lacks, or holds with another
+// network's embedding (a new model): it renders their shop photos under imageDir, then embeds and
+// adds them like `atelier index`. It does nothing when idx holds any item that is not a demo item,
+// so that a real catalog is left alone; an interrupted fill is resumed by the next call, since
+// every acknowledged batch is durable and present items are skipped. Progress goes to errOut.
 func fillDemo(ctx context.Context, errOut io.Writer, logger *slog.Logger, o serveOptions, idx index.Index, imageDir string) (indexSummary, error) {
 	sum := indexSummary{Catalog: "demo", Images: o.demoItems, Bad: []string{}}
 	total, err := idx.Len(ctx)
@@ -72,22 +72,32 @@ func fillDemo(ctx context.Context, errOut io.Writer, logger *slog.Logger, o serv
 		return sum, err
 	}
 	g := synth.New(demoSeed)
-	var missing []int
+	embeddedBy := make([]string, o.demoItems) // "" for an item idx lacks
 	present := 0
 	for i := range o.demoItems {
-		_, err := idx.Get(ctx, demoID(i))
+		it, err := idx.Get(ctx, demoID(i))
 		switch {
 		case err == nil:
 			present++
-		case errors.Is(err, index.ErrNotFound):
-			missing = append(missing, i)
-		default:
+			embeddedBy[i] = it.Meta[metaModel]
+		case !errors.Is(err, index.ErrNotFound):
 			return sum, fmt.Errorf("looking up %s: %w", demoID(i), err)
 		}
 	}
 	if total > present {
 		logger.Info("the catalog is not empty: no demo items added", "items", total)
 		return sum, nil
+	}
+	// Only now the model, which a server of a shop's catalog need not load here.
+	modelID, err := embeddingModel(o.model)
+	if err != nil {
+		return sum, err
+	}
+	var missing []int // or embedded by another network
+	for i, id := range embeddedBy {
+		if id != modelID {
+			missing = append(missing, i)
+		}
 	}
 	if len(missing) == 0 {
 		return sum, nil

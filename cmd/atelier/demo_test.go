@@ -101,6 +101,48 @@ func TestDemoCatalog(t *testing.T) {
 	if sum, err := fill(n, false); err != nil || sum.Added != 0 || !slices.Equal(indexIDs(t, dbPath), want) {
 		t.Errorf("second start added %d items: %v", sum.Added, err)
 	}
+
+	// Items embedded by another network, or by a version of atelier that did not record it, are
+	// embedded again by this one.
+	modelID, err := embeddingModel(bundle)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stale := map[string]map[string]string{want[0]: {metaModel: "another network"}, want[1]: nil}
+	setMeta(t, dbPath, stale)
+	if sum, err := fill(n, false); err != nil || sum.Added != len(stale) {
+		t.Errorf("start after a model change added %d items, want %d: %v", sum.Added, len(stale), err)
+	}
+	idx, err := index.OpenEmbedded(dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idx.Close()
+	for _, id := range want {
+		if it, err := idx.Get(t.Context(), id); err != nil || it.Meta[metaModel] != modelID {
+			t.Errorf("%s: embedded by %q, want %q (%v)", id, it.Meta[metaModel], modelID, err)
+		}
+	}
+}
+
+// setMeta replaces the metadata of items of the embedded index at dbPath.
+func setMeta(t *testing.T, dbPath string, meta map[string]map[string]string) {
+	t.Helper()
+	idx, err := index.OpenEmbedded(dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idx.Close()
+	for id, m := range meta {
+		it, err := idx.Get(t.Context(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		it.Meta = m
+		if err := idx.Add(t.Context(), []index.Item{it}); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // servedDemoIDs lists which of the first n demo items the server at url has.

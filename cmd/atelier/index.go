@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -19,6 +20,7 @@ import (
 	"github.com/atelier-ml/atelier/dataset"
 	"github.com/atelier-ml/atelier/fashion"
 	"github.com/atelier-ml/atelier/index"
+	"github.com/atelier-ml/atelier/model"
 )
 
 // formatImages is the --format of a plain folder of product pictures.
@@ -43,7 +45,7 @@ type indexSummary struct {
 	Index   string   `json:"index"`
 	Shard   string   `json:"shard"`
 	Images  int      `json:"images"`  // images of this shard
-	Present int      `json:"present"` // already in the index, skipped
+	Present int      `json:"present"` // already in the index, embedded by this network: skipped
 	Added   int      `json:"added"`
 	Bad     []string `json:"bad"`            // unreadable images and images without a garment
 	Items   int      `json:"items"`          // items in the index at the end
@@ -66,8 +68,10 @@ views of one product stay distinct items; meta.item_id holds the product id, and
 type come from the dataset. --format images indexes every JPEG, PNG and WebP file under --catalog,
 with the path relative to it as id.
 
-Indexing resumes: pictures whose id is already in the index are skipped. --shard i/n takes the
-pictures whose position in id order is i modulo n, so that n machines can fill one index together.
+Indexing resumes: pictures whose id is already in the index, embedded by the same network, are
+skipped; items that another network embedded (meta.embedding_model records which) are embedded
+again. --shard i/n takes the pictures whose position in id order is i modulo n, so that n machines
+can fill one index together.
 Pictures that cannot be read, or in which no garment is found, are reported on stderr (one line
 naming the file) and skipped; the exit status is then 2, once everything else is indexed.`,
 		Args: cobra.NoArgs,
@@ -152,20 +156,54 @@ func runIndex(cmd *cobra.Command, o indexOptions) error {
 	return nil
 }
 
-// indexEntries analyses the entries missing from idx with the model o.model and adds them in
-// batches of o.batch, filling sum; progress and skipped pictures go to errOut. It serves both
-// `atelier index` and the demo catalog of `atelier serve`.
+// metaModel is the item metadata under which the index keeps the ID of the network that
+// computed the item's embedding (model.Network.ID).
+const metaModel = "embedding_model"
+
+// embeddingModel is the ID of the network of the bundle in dir that computes embeddings.
+func embeddingModel(dir string) (string, error) {
+	b, err := loadBundle(dir)
+	if err != nil {
+		return "", badInput(fmt.Errorf("%s: %w", modelName(dir), err))
+	}
+	n, err := b.Network(model.TaskFashionNet)
+	if err != nil {
+		return "", badInputf("%s has no FashionNet: it gives no embeddings to index", modelName(dir))
+	}
+	return n.ID(), nil
+}
+
+// isCurrent says whether idx holds the item id with an embedding of the network modelID.
+func isCurrent(ctx context.Context, idx index.Index, id, modelID string) (bool, error) {
+	it, err := idx.Get(ctx, id)
+	switch {
+	case err == nil:
+		return it.Meta[metaModel] == modelID, nil
+	case errors.Is(err, index.ErrNotFound):
+		return false, nil
+	default:
+		return false, fmt.Errorf("looking up %s: %w", id, err)
+	}
+}
+
+// indexEntries analyses the entries that idx lacks, or holds with another network's embedding,
+// with the model o.model and adds them in batches of o.batch, filling sum; progress and skipped
+// pictures go to errOut. It serves both `atelier index` and the demo catalog of `atelier serve`.
 func indexEntries(ctx context.Context, errOut io.Writer, o indexOptions, idx index.Index, entries []catalogEntry, sum *indexSummary) error {
+	modelID, err := embeddingModel(o.model)
+	if err != nil {
+		return err
+	}
 	var todo []catalogEntry
 	for _, e := range entries {
-		_, err := idx.Get(ctx, e.item.ID)
-		switch {
-		case err == nil:
+		current, err := isCurrent(ctx, idx, e.item.ID, modelID)
+		if err != nil {
+			return err
+		}
+		if current {
 			sum.Present++
-		case errors.Is(err, index.ErrNotFound):
+		} else {
 			todo = append(todo, e)
-		default:
-			return fmt.Errorf("looking up %s: %w", e.item.ID, err)
 		}
 	}
 	if len(todo) == 0 {
@@ -215,16 +253,17 @@ func indexEntries(ctx context.Context, errOut io.Writer, o indexOptions, idx ind
 			return
 		}
 		g, ok := pickGarment(out.Result.Garments, e.item.Type)
-		switch {
-		case !ok:
+		if !ok {
 			skip(e.path + ": no garment found")
-			return
-		case len(g.Embedding) == 0:
-			cancel(badInputf("%s has no FashionNet: it gives no embeddings to index", modelName(o.model)))
 			return
 		}
 		it := e.item
 		it.Embedding = g.Embedding
+		it.Meta = maps.Clone(it.Meta)
+		if it.Meta == nil {
+			it.Meta = map[string]string{}
+		}
+		it.Meta[metaModel] = modelID
 		if it.Type == "" {
 			it.Type = g.Type
 		}
