@@ -47,7 +47,8 @@ analyses run and --queue more wait, further requests get 503 with Retry-After.
 
 When the default embedded index (DATA_DIR/catalog.db) holds no item but demo items, serve first
 renders the --demo-items synthetic shop items it lacks into DATA_DIR/images/demo and indexes them
-(/readyz answers "not ready" meanwhile); an interrupted fill resumes at the next start.`,
+(/readyz answers "not ready" meanwhile); an interrupted fill resumes at the next start, and demo
+items that another network embedded (a new model) are embedded again.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if o.token == "" {
