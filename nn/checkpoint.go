@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/gomlx/compute/shapes"
 	"github.com/gomlx/gomlx/core/tensors"
 	"github.com/gomlx/gomlx/ml/model"
 )
@@ -18,8 +19,11 @@ import (
 // CheckpointFile is the name of the variables file inside a network's checkpoint directory.
 const CheckpointFile = "variables.gob"
 
-// checkpointVersion is written first so that later formats can be told apart.
-const checkpointVersion = 1
+// checkpointVersion is written first so that formats can be told apart. Version 1 stored each
+// tensor as a gob-encoded slice, about 6 bytes a float32; version 2 stores its shape and then its
+// raw bytes (in the machine's byte order: little-endian on every platform GoMLX runs on), 4 bytes
+// a float32. Both are read.
+const checkpointVersion = 2
 
 // SaveCheckpoint writes the variables of store under the given scopes (e.g. "/backbone"; at least
 // one) to dir/CheckpointFile, creating dir. It is meant for inference: pass the scopes of the
@@ -68,7 +72,13 @@ func SaveCheckpoint(store *model.Store, dir string, scopes ...string) (err error
 		if err := enc.Encode(v.Path()); err != nil {
 			return fmt.Errorf("writing %s: %w", final, err)
 		}
-		if err := t.GobSerialize(enc); err != nil {
+		if err := t.Shape().GobSerialize(enc); err != nil {
+			return fmt.Errorf("writing %s: variable %s: %w", final, v.Path(), err)
+		}
+		if err := t.ConstBytes(func(data []byte) { err = enc.Encode(data) }); err != nil {
+			return fmt.Errorf("writing %s: variable %s: %w", final, v.Path(), err)
+		}
+		if err != nil {
 			return fmt.Errorf("writing %s: variable %s: %w", final, v.Path(), err)
 		}
 	}
@@ -99,8 +109,12 @@ func LoadCheckpoint(store *model.Store, fsys fs.FS, dir string) error {
 	if err := dec.Decode(&version); err != nil {
 		return fmt.Errorf("reading %s: %w", name, err)
 	}
-	if version != checkpointVersion {
-		return fmt.Errorf("reading %s: checkpoint format %d, want %d", name, version, checkpointVersion)
+	if version < 1 || version > checkpointVersion {
+		return fmt.Errorf("reading %s: checkpoint format %d, want 1 to %d", name, version, checkpointVersion)
+	}
+	read := readTensor
+	if version == 1 {
+		read = tensors.GobDeserialize
 	}
 	if err := dec.Decode(&n); err != nil {
 		return fmt.Errorf("reading %s: %w", name, err)
@@ -110,7 +124,7 @@ func LoadCheckpoint(store *model.Store, fsys fs.FS, dir string) error {
 		if err := dec.Decode(&p); err != nil {
 			return fmt.Errorf("reading %s: variable %d of %d: %w", name, i+1, n, err)
 		}
-		t, err := tensors.GobDeserialize(dec)
+		t, err := read(dec)
 		if err != nil {
 			return fmt.Errorf("reading %s: variable %s: %w", name, p, err)
 		}
@@ -128,6 +142,29 @@ func LoadCheckpoint(store *model.Store, fsys fs.FS, dir string) error {
 		}
 	}
 	return nil
+}
+
+// readTensor reads a tensor of format 2: its shape, then its raw bytes.
+func readTensor(dec *gob.Decoder) (*tensors.Tensor, error) {
+	shape, err := shapes.GobDeserialize(dec)
+	if err != nil {
+		return nil, err
+	}
+	if !shape.Ok() {
+		return nil, fmt.Errorf("invalid shape %s", shape)
+	}
+	var data []byte
+	if err := dec.Decode(&data); err != nil {
+		return nil, err
+	}
+	if int64(len(data)) != shape.ByteSize() {
+		return nil, fmt.Errorf("%d bytes for a tensor of shape %s, want %d", len(data), shape, shape.ByteSize())
+	}
+	t := tensors.FromShape(shape)
+	if err := t.MutableBytes(func(dst []byte) { copy(dst, data) }); err != nil {
+		return nil, err
+	}
+	return t, nil
 }
 
 // inScopes reports whether the variable path lies under one of the scopes.
