@@ -75,11 +75,9 @@ func SaveCheckpoint(store *model.Store, dir string, scopes ...string) (err error
 		if err := t.Shape().GobSerialize(enc); err != nil {
 			return fmt.Errorf("writing %s: variable %s: %w", final, v.Path(), err)
 		}
-		if err := t.ConstBytes(func(data []byte) { err = enc.Encode(data) }); err != nil {
-			return fmt.Errorf("writing %s: variable %s: %w", final, v.Path(), err)
-		}
-		if err != nil {
-			return fmt.Errorf("writing %s: variable %s: %w", final, v.Path(), err)
+		var encErr error
+		if err := t.ConstBytes(func(data []byte) { encErr = enc.Encode(data) }); err != nil || encErr != nil {
+			return fmt.Errorf("writing %s: variable %s: %w", final, v.Path(), errors.Join(err, encErr))
 		}
 	}
 	if err := w.Flush(); err != nil {
