@@ -134,6 +134,16 @@ func (p *Pipeline) Close() {
 	}
 }
 
+// EmbeddingModel identifies the network that computes the garments' embeddings
+// (model.Network.ID), which catalog items record under index.MetaEmbeddingModel; it is empty
+// when the pipeline has no FashionNet.
+func (p *Pipeline) EmbeddingModel() string {
+	if p.rec == nil {
+		return ""
+	}
+	return p.rec.ID()
+}
+
 // Analyze finds, aligns and recognises every garment in img; name is reported as Result.Image.
 func (p *Pipeline) Analyze(ctx context.Context, img image.Image, name string) (Result, error) {
 	return p.analyze(ctx, img, name, p.opts.MinScore)

@@ -31,6 +31,11 @@ type Item struct {
 	Embedding []float32 `json:"embedding,omitempty"`
 }
 
+// MetaEmbeddingModel is the Meta key under which an item records the ID of the network that
+// computed its embedding (model.Network.ID): embeddings of different networks are not
+// comparable, so an item embedded by another network must be embedded again.
+const MetaEmbeddingModel = "embedding_model"
+
 // Filter restricts a search or a listing; an empty field matches every item.
 type Filter struct {
 	Type     string `json:"type,omitempty"`

@@ -16,8 +16,8 @@
 //	                            total (unfiltered listings)
 //	POST   /v1/items            photo (multipart "image", or a raw body with the fields in the
 //	                            query) and fields id, name, category, type, meta.KEY; the server
-//	                            embeds its most confident garment -> 201 once the index made
-//	                            the item durable
+//	                            embeds its most confident garment (meta.embedding_model names
+//	                            its network) -> 201 once the index made the item durable
 //	GET    /v1/items/{id}       the item
 //	DELETE /v1/items/{id}       204
 //	GET    /v1/items/{id}/image its picture

@@ -391,6 +391,12 @@ func (s *Server) addItem(r *http.Request) (*addItemResponse, error) {
 		return nil, errorf(http.StatusUnprocessableEntity, "no_garment", "no %s was found in the image", what)
 	}
 	it.Embedding = g.Embedding
+	if em, ok := b.analyzer.(EmbeddingModeler); ok && em.EmbeddingModel() != "" {
+		if it.Meta == nil {
+			it.Meta = map[string]string{}
+		}
+		it.Meta[index.MetaEmbeddingModel] = em.EmbeddingModel()
+	}
 	if it.Type == "" {
 		it.Type = g.Type
 	}

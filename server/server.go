@@ -33,6 +33,13 @@ type CatalogAnalyzer interface {
 	AnalyzeCatalog(ctx context.Context, img image.Image, name string) (analyze.Result, error)
 }
 
+// EmbeddingModeler is an Analyzer that names the network computing its embeddings; POST
+// /v1/items records that name in the item's metadata under index.MetaEmbeddingModel, as
+// `atelier index` does, so that a later model can tell which items to embed again.
+type EmbeddingModeler interface {
+	EmbeddingModel() string
+}
+
 // Config holds the server's settings. The zero value of a field selects its default.
 type Config struct {
 	// Addr is the address the server listens on. Catalog writes without a Token are allowed only

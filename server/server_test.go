@@ -10,6 +10,7 @@ import (
 	"image/jpeg"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -681,5 +682,42 @@ func TestCatalogAnalysis(t *testing.T) {
 		if s, c := a.street.Load(), a.catalog.Load(); s != tt.street || c != tt.catalogCalls {
 			t.Errorf("after POST %s: %d street and %d catalog analyses, want %d and %d", tt.path, s, c, tt.street, tt.catalogCalls)
 		}
+	}
+}
+
+// modeledAnalyzer is colorAnalyzer naming the network of its embeddings.
+type modeledAnalyzer struct{ colorAnalyzer }
+
+func (modeledAnalyzer) EmbeddingModel() string { return "net-a" }
+
+// TestItemEmbeddingModel checks that an item added through the API records the network that
+// embedded it, over whatever the client sent, and only when the analyzer names one.
+func TestItemEmbeddingModel(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		analyzer Analyzer
+		fields   map[string]string
+		want     string
+	}{
+		{"named", modeledAnalyzer{}, nil, "net-a"},
+		{"client's value replaced", modeledAnalyzer{}, map[string]string{"meta." + index.MetaEmbeddingModel: "mine"}, "net-a"},
+		{"unnamed", colorAnalyzer{}, nil, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newTestEnv(t, Config{}, tt.analyzer)
+			fields := map[string]string{"id": "shirt"}
+			maps.Copy(fields, tt.fields)
+			body, ct := multipartBody(t, encodePNG(t, shopPhoto(color.RGBA{230, 80, 150, 255}, fashion.Upper)), fields)
+			if code, _, data := e.do(t, "POST", "/v1/items", ct, body); code != http.StatusCreated {
+				t.Fatalf("POST /v1/items: %d %s", code, data)
+			}
+			it, err := e.idx.Get(t.Context(), "shirt")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := it.Meta[index.MetaEmbeddingModel]; got != tt.want {
+				t.Errorf("meta %s = %q, want %q", index.MetaEmbeddingModel, got, tt.want)
+			}
+		})
 	}
 }

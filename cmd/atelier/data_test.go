@@ -17,6 +17,13 @@ import (
 // runCLI runs atelier with args and returns stdout and the exit status.
 func runCLI(t *testing.T, args ...string) (string, int) {
 	t.Helper()
+	stdout, _, code := runCLIStderr(t, args...)
+	return stdout, code
+}
+
+// runCLIStderr is runCLI that also returns what the command wrote on stderr.
+func runCLIStderr(t *testing.T, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
 	root := newRootCmd()
 	var out, errOut bytes.Buffer
 	root.SetOut(&out)
@@ -26,13 +33,15 @@ func runCLI(t *testing.T, args ...string) (string, int) {
 	var ee *exitError
 	switch {
 	case err == nil:
-		return out.String(), 0
+		code = 0
 	case errors.As(err, &ee):
-		return out.String(), ee.code
+		code = ee.code
 	case isUsageError(err):
-		return out.String(), 2
+		code = 2
+	default:
+		code = 1
 	}
-	return out.String(), 1
+	return out.String(), errOut.String(), code
 }
 
 // writeAttrFolder writes a valid three-image Category and Attribute folder with its images.

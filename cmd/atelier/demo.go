@@ -79,7 +79,7 @@ func fillDemo(ctx context.Context, errOut io.Writer, logger *slog.Logger, o serv
 		switch {
 		case err == nil:
 			present++
-			embeddedBy[i] = it.Meta[metaModel]
+			embeddedBy[i] = it.Meta[index.MetaEmbeddingModel]
 		case !errors.Is(err, index.ErrNotFound):
 			return sum, fmt.Errorf("looking up %s: %w", demoID(i), err)
 		}

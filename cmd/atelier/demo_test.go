@@ -108,7 +108,7 @@ func TestDemoCatalog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stale := map[string]map[string]string{want[0]: {metaModel: "another network"}, want[1]: nil}
+	stale := map[string]map[string]string{want[0]: {index.MetaEmbeddingModel: "another network"}, want[1]: nil}
 	setMeta(t, dbPath, stale)
 	if sum, err := fill(n, false); err != nil || sum.Added != len(stale) {
 		t.Errorf("start after a model change added %d items, want %d: %v", sum.Added, len(stale), err)
@@ -119,8 +119,8 @@ func TestDemoCatalog(t *testing.T) {
 	}
 	defer idx.Close()
 	for _, id := range want {
-		if it, err := idx.Get(t.Context(), id); err != nil || it.Meta[metaModel] != modelID {
-			t.Errorf("%s: embedded by %q, want %q (%v)", id, it.Meta[metaModel], modelID, err)
+		if it, err := idx.Get(t.Context(), id); err != nil || it.Meta[index.MetaEmbeddingModel] != modelID {
+			t.Errorf("%s: embedded by %q, want %q (%v)", id, it.Meta[index.MetaEmbeddingModel], modelID, err)
 		}
 	}
 }

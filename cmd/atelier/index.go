@@ -156,10 +156,6 @@ func runIndex(cmd *cobra.Command, o indexOptions) error {
 	return nil
 }
 
-// metaModel is the item metadata under which the index keeps the ID of the network that
-// computed the item's embedding (model.Network.ID).
-const metaModel = "embedding_model"
-
 // embeddingModel is the ID of the network of the bundle in dir that computes embeddings.
 func embeddingModel(dir string) (string, error) {
 	b, err := loadBundle(dir)
@@ -178,12 +174,35 @@ func isCurrent(ctx context.Context, idx index.Index, id, modelID string) (bool, 
 	it, err := idx.Get(ctx, id)
 	switch {
 	case err == nil:
-		return it.Meta[metaModel] == modelID, nil
+		return it.Meta[index.MetaEmbeddingModel] == modelID, nil
 	case errors.Is(err, index.ErrNotFound):
 		return false, nil
 	default:
 		return false, fmt.Errorf("looking up %s: %w", id, err)
 	}
+}
+
+// foreignItems counts, among the first limit items of idx in its listing order, those that the
+// network modelID did not embed (or that do not say which network did).
+func foreignItems(ctx context.Context, idx index.Index, modelID string, limit int) (checked, foreign int, err error) {
+	const page = 1000
+	for checked < limit {
+		n := min(page, limit-checked)
+		items, err := idx.List(ctx, index.Filter{}, checked, n)
+		if err != nil {
+			return checked, foreign, fmt.Errorf("listing items from %d: %w", checked, err)
+		}
+		for _, it := range items {
+			if it.Meta[index.MetaEmbeddingModel] != modelID {
+				foreign++
+			}
+		}
+		checked += len(items)
+		if len(items) < n {
+			break
+		}
+	}
+	return checked, foreign, nil
 }
 
 // indexEntries analyses the entries that idx lacks, or holds with another network's embedding,
@@ -263,7 +282,7 @@ func indexEntries(ctx context.Context, errOut io.Writer, o indexOptions, idx ind
 		if it.Meta == nil {
 			it.Meta = map[string]string{}
 		}
-		it.Meta[metaModel] = modelID
+		it.Meta[index.MetaEmbeddingModel] = modelID
 		if it.Type == "" {
 			it.Type = g.Type
 		}

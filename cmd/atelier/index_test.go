@@ -167,8 +167,38 @@ func TestIndexSearch(t *testing.T) {
 			t.Errorf("search --json has no %s: %s", field, stdout)
 		}
 	}
-	if stdout, code := runCLI(t, "search", "--model", bundle, "--index", full, "--min-score", "1e-9", entries[0].path); code != 0 || !strings.Contains(stdout, "rank") {
-		t.Errorf("search table: exit %d, printed %q", code, stdout)
+	// Matches that another network embedded are counted on stderr.
+	searchTable := func() (stderr string) {
+		t.Helper()
+		stdout, stderr, code := runCLIStderr(t, "search", "--model", bundle, "--index", full, "--min-score", "1e-9", entries[0].path)
+		if code != 0 || !strings.Contains(stdout, "rank") {
+			t.Errorf("search table: exit %d, printed %q", code, stdout)
+		}
+		return stderr
+	}
+	const warning = "embedded by another network"
+	if stderr := searchTable(); strings.Contains(stderr, warning) {
+		t.Errorf("search of an index of its own network warned: %q", stderr)
+	}
+	idx, err := index.Open(t.Context(), full)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range want {
+		it, err := idx.Get(t.Context(), id)
+		if err == nil {
+			it.Meta[index.MetaEmbeddingModel] = "another network"
+			err = idx.Add(t.Context(), []index.Item{it})
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := idx.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if stderr := searchTable(); !strings.Contains(stderr, warning) {
+		t.Errorf("search of an index of another network printed %q on stderr, want a warning", stderr)
 	}
 }
 

@@ -97,6 +97,7 @@ func runSearch(cmd *cobra.Command, o searchOptions, image string) error {
 		return err
 	}
 	sr := searchResult{Image: res.Image, Width: res.Width, Height: res.Height, Garments: []garmentResult{}}
+	foreign := 0 // matches embedded by another network
 	for _, g := range res.Garments {
 		if len(g.Embedding) == 0 {
 			return badInputf("%s has no FashionNet: it gives no embeddings to search with", modelName(o.model))
@@ -108,7 +109,16 @@ func runSearch(cmd *cobra.Command, o searchOptions, image string) error {
 		if hits == nil {
 			hits = []index.Hit{}
 		}
+		for _, h := range hits {
+			if h.Meta[index.MetaEmbeddingModel] != p.EmbeddingModel() {
+				foreign++
+			}
+		}
 		sr.Garments = append(sr.Garments, garmentResult{Box: g.Box, Type: g.Type, Score: g.Score, Category: g.Category.Name, Results: hits})
+	}
+	if foreign > 0 {
+		fmt.Fprintf(cmd.ErrOrStderr(), "atelier: search: %d of the matches were embedded by another network than %s's: their scores mean nothing until `atelier index` embeds them again\n",
+			foreign, modelName(o.model))
 	}
 	if o.asJSON {
 		return json.NewEncoder(cmd.OutOrStdout()).Encode(sr)

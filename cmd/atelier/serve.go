@@ -187,6 +187,28 @@ type backend struct {
 	items    int
 }
 
+// foreignScanLimit bounds the items that serve checks at start for embeddings of another
+// network: enough to notice a catalog that was not embedded again, quick on a large one.
+const foreignScanLimit = 10000
+
+// warnForeign logs a warning when some of the first items of idx (it holds n) were embedded by
+// another network than a's: their similarity to a's embeddings means nothing. A failed check is
+// only logged, since the server works without it.
+func warnForeign(ctx context.Context, logger *slog.Logger, idx index.Index, a server.Analyzer, n int) {
+	em, ok := a.(server.EmbeddingModeler)
+	if !ok || n == 0 || em.EmbeddingModel() == "" {
+		return
+	}
+	checked, foreign, err := foreignItems(ctx, idx, em.EmbeddingModel(), foreignScanLimit)
+	switch {
+	case err != nil:
+		logger.Warn("checking which network embedded the catalog items", "err", err)
+	case foreign > 0:
+		logger.Warn("catalog items embedded by another network: search does not find them rightly until they are embedded again (atelier index, or POST /v1/items)",
+			"foreign", foreign, "checked", checked, "items", n, "embedding_model", em.EmbeddingModel())
+	}
+}
+
 // load opens the catalog index, fills the demo catalog when it applies, and builds the analyzer.
 func load(ctx context.Context, o serveOptions, build func(context.Context, serveOptions) (server.Analyzer, error), logger *slog.Logger, imageDir string) (*backend, error) {
 	spec, err := catalogSpec(o.index, o.dataDir)
@@ -208,6 +230,7 @@ func load(ctx context.Context, o serveOptions, build func(context.Context, serve
 	if err == nil {
 		var a server.Analyzer
 		if a, err = build(ctx, o); err == nil {
+			warnForeign(ctx, logger, idx, a, n)
 			return &backend{analyzer: a, index: idx, spec: spec, items: n}, nil
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"image"
 	"image/png"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -131,6 +132,52 @@ func TestServeFlags(t *testing.T) {
 	} {
 		if code := run(args); code != 2 {
 			t.Errorf("atelier %s: exit %d, want 2", strings.Join(args, " "), code)
+		}
+	}
+}
+
+// modeledStub is stubAnalyzer naming the network of its embeddings.
+type modeledStub struct{ stubAnalyzer }
+
+func (modeledStub) EmbeddingModel() string { return "net-a" }
+
+// TestWarnForeign checks the start-up warning about catalog items of another network, and the
+// count behind it.
+func TestWarnForeign(t *testing.T) {
+	idx, err := index.OpenEmbedded(filepath.Join(t.TempDir(), "catalog.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idx.Close()
+	var items []index.Item
+	for i, m := range []string{"net-a", "net-b", "", "net-a", "net-b"} {
+		it := index.Item{ID: string(rune('a' + i)), Type: "upper", Embedding: []float32{1, float32(i), 0}}
+		if m != "" {
+			it.Meta = map[string]string{index.MetaEmbeddingModel: m}
+		}
+		items = append(items, it)
+	}
+	if err := idx.Add(t.Context(), items); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		limit, checked, foreign int
+	}{{10, 5, 3}, {5, 5, 3}, {3, 3, 2}, {1, 1, 0}} {
+		checked, foreign, err := foreignItems(t.Context(), idx, "net-a", tt.limit)
+		if err != nil || checked != tt.checked || foreign != tt.foreign {
+			t.Errorf("limit %d: %d checked, %d foreign (%v); want %d, %d", tt.limit, checked, foreign, err, tt.checked, tt.foreign)
+		}
+	}
+
+	for _, tt := range []struct {
+		name     string
+		analyzer server.Analyzer
+		warned   bool
+	}{{"network named", modeledStub{}, true}, {"network not named", stubAnalyzer{}, false}} {
+		var logs bytes.Buffer
+		warnForeign(t.Context(), slog.New(slog.NewTextHandler(&logs, nil)), idx, tt.analyzer, len(items))
+		if got := strings.Contains(logs.String(), "foreign=3 checked=5"); got != tt.warned {
+			t.Errorf("%s: logged %q, want a warning: %v", tt.name, logs.String(), tt.warned)
 		}
 	}
 }

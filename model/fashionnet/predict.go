@@ -52,6 +52,7 @@ type Predictor struct {
 	numCategories int
 	numAttribs    int // of the vocabulary; the head has attributeOutputs(numAttribs)
 	exec          *model.Exec
+	id            string // of the bundle's network (model.Network.ID); "" when built otherwise
 }
 
 // NewPredictor loads the bundle's fashionnet network.
@@ -67,8 +68,17 @@ func NewPredictor(backend compute.Backend, b *model.Bundle) (*Predictor, error) 
 	if s := cfg.Backbone.InputSize; net.InputSize != [2]int{s, s} {
 		return nil, fmt.Errorf("fashionnet input size %v in the bundle does not match its config (%d)", net.InputSize, s)
 	}
-	return newPredictor(backend, store, cfg, len(b.Vocabulary.Categories), len(b.Vocabulary.Attributes))
+	p, err := newPredictor(backend, store, cfg, len(b.Vocabulary.Categories), len(b.Vocabulary.Attributes))
+	if err != nil {
+		return nil, err
+	}
+	p.id = net.ID()
+	return p, nil
 }
+
+// ID identifies the network whose outputs, its embeddings among them, the predictor computes
+// (model.Network.ID); it is empty for a predictor not loaded from a bundle.
+func (p *Predictor) ID() string { return p.id }
 
 // attributeOutputs is the width of the attribute head: a vocabulary without attributes still
 // gets one (never trained, never reported) output, so that every network has the same layers.
