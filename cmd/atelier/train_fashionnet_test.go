@@ -10,8 +10,10 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/atelier-ml/atelier/dataset"
 	"github.com/atelier-ml/atelier/dataset/synth"
 	"github.com/atelier-ml/atelier/model"
+	"github.com/atelier-ml/atelier/model/fashionnet"
 	"github.com/atelier-ml/atelier/train"
 )
 
@@ -55,6 +57,33 @@ func TestTrainEvalFashionNet(t *testing.T) {
 	}
 	if _, ok := res["c2s"]; ok {
 		t.Errorf("eval --json has a c2s section without Consumer-to-shop data: %s", stdout.String())
+	}
+
+	// Calibration on the validation photos sets one calibration per attribute, gives the network
+	// a new ID, and the bundle still evaluates.
+	before, err := model.Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := calibrate(cmd, out, "deepfashion-attr", filepath.Join(data, "attr"), dataset.Val); err != nil {
+		t.Fatal(err)
+	}
+	after, err := model.Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg fashionnet.Config
+	n, _ := after.Network(model.TaskFashionNet)
+	if err := json.Unmarshal(n.Config, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	nb, _ := before.Network(model.TaskFashionNet)
+	if len(cfg.AttributeCalibration) != len(after.Vocabulary.Attributes) || n.ID() == nb.ID() {
+		t.Errorf("calibrated bundle: %d calibrations for %d attributes, ID %s (was %s)",
+			len(cfg.AttributeCalibration), len(after.Vocabulary.Attributes), n.ID(), nb.ID())
+	}
+	if err := evalFashionNet(cmd, out, formats, dirs, "test", true); err != nil {
+		t.Errorf("eval of the calibrated bundle: %v", err)
 	}
 
 	// Fine-tuning the result (--init), here on crops twice as large, records where it started.

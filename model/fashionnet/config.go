@@ -73,6 +73,11 @@ type Config struct {
 	// measure, rewards that (logit adjustment, Menon et al., ICLR 2021). 0 reports raw scores.
 	AttributeAdjust float64   `json:"attribute_adjust,omitempty"`
 	AttributePrior  []float32 `json:"attribute_prior,omitempty"`
+	// AttributeCalibration, one per attribute when set (by Calibrate, on photos the network did
+	// not train on), supersedes AttributeAdjust: an attribute is ranked by its calibrated
+	// probability over its base rate, P(shown | photo) / Rate. Ranking a photo's attributes by
+	// that maximises, in expectation, recall averaged over attributes.
+	AttributeCalibration []Calibration `json:"attribute_calibration,omitempty"`
 }
 
 // LossWeights weighs the terms of the training loss.
@@ -138,6 +143,9 @@ func (c Config) Validate() error {
 	check(c.LandmarkSteps >= 0, "landmark stage steps %d: want >= 0", c.LandmarkSteps)
 	check(c.AttributeAdjust >= 0, "attribute adjustment %g: want >= 0", c.AttributeAdjust)
 	check(!slices.ContainsFunc(c.AttributePrior, func(p float32) bool { return !(p > 0 && p < 1) }), "attribute priors must lie in (0, 1)")
+	check(!slices.ContainsFunc(c.AttributeCalibration, func(k Calibration) bool {
+		return !(k.Rate > 0 && k.Rate < 1) || math.IsNaN(k.Slope) || math.IsInf(k.Slope, 0) || math.IsNaN(k.Intercept) || math.IsInf(k.Intercept, 0)
+	}), "attribute calibrations must have finite slopes and intercepts and rates in (0, 1)")
 	check(c.ViewsPerItem >= 2, "views per item %d: want >= 2 (the triplet loss needs positives)", c.ViewsPerItem)
 	if len(errs) > 0 {
 		return fmt.Errorf("fashionnet config: %w", errors.Join(errs...))
@@ -156,4 +164,41 @@ func (c Config) attributeOffsets() []float32 {
 		off[a] = float32(c.AttributeAdjust * math.Log(float64(p)))
 	}
 	return off
+}
+
+// attributeScorer turns a crop's attribute logits into the scores a Prediction reports.
+type attributeScorer struct {
+	offsets []float32     // subtracted from the logits (the prior correction), or nil
+	cal     []Calibration // supersedes offsets when set
+}
+
+func (c Config) attributeScorer() attributeScorer {
+	return attributeScorer{offsets: c.attributeOffsets(), cal: c.AttributeCalibration}
+}
+
+// scores returns the logistic of each logit after the calibration or the prior correction:
+// with a calibration, the logistic of ln(P(shown | photo) / Rate), which is above 1/2 when the
+// photo makes the attribute more likely than its base rate.
+func (s attributeScorer) scores(logits []float32) []float32 {
+	out := make([]float32, len(logits))
+	for a, z := range logits {
+		x := float64(z)
+		switch {
+		case len(s.cal) == len(logits):
+			k := s.cal[a]
+			x = logSigmoid(k.Slope*x+k.Intercept) - math.Log(k.Rate)
+		case len(s.offsets) == len(logits):
+			x -= float64(s.offsets[a])
+		}
+		out[a] = float32(1 / (1 + math.Exp(-x)))
+	}
+	return out
+}
+
+// logSigmoid is ln(1/(1+e^-x)) without overflow.
+func logSigmoid(x float64) float64 {
+	if x >= 0 {
+		return -math.Log1p(math.Exp(-x))
+	}
+	return x - math.Log1p(math.Exp(x))
 }

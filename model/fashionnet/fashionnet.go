@@ -182,15 +182,8 @@ func compatible(b *model.Bundle, vocab model.Vocabulary) error {
 // Evaluate runs the bundle's FashionNet on a split of the datasets (test also takes In-shop's
 // query and gallery splits) and scores it by DeepFashion's protocols.
 func Evaluate(backend compute.Backend, b *model.Bundle, sets []*dataset.Dataset, split dataset.Split, log io.Writer) (*eval.FashionNetResult, error) {
-	fv, err := Vocabulary(sets)
-	if err != nil {
+	if err := checkVocabulary(b, sets); err != nil {
 		return nil, err
-	}
-	if !slices.Equal(model.VocabularyOf(fv, true).Categories, b.Vocabulary.Categories) {
-		return nil, errors.New("the data's categories differ from the model's")
-	}
-	if len(fv.Attributes) > 0 && !slices.Equal(model.VocabularyOf(fv, true).Attributes, b.Vocabulary.Attributes) {
-		return nil, errors.New("the data's attributes differ from the model's")
 	}
 	pred, err := NewPredictor(backend, b)
 	if err != nil {
@@ -198,6 +191,21 @@ func Evaluate(backend compute.Backend, b *model.Bundle, sets []*dataset.Dataset,
 	}
 	defer pred.Close()
 	return evaluate(pred, sets, split, log)
+}
+
+// checkVocabulary reports data whose categories or attributes are not the model's.
+func checkVocabulary(b *model.Bundle, sets []*dataset.Dataset) error {
+	fv, err := Vocabulary(sets)
+	if err != nil {
+		return err
+	}
+	if !slices.Equal(model.VocabularyOf(fv, true).Categories, b.Vocabulary.Categories) {
+		return errors.New("the data's categories differ from the model's")
+	}
+	if len(fv.Attributes) > 0 && !slices.Equal(model.VocabularyOf(fv, true).Attributes, b.Vocabulary.Attributes) {
+		return errors.New("the data's attributes differ from the model's")
+	}
+	return nil
 }
 
 // evalSplits are the splits evaluated for a requested one: In-shop keeps its held-out items in

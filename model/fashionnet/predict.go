@@ -33,10 +33,12 @@ type Crop struct {
 type Prediction struct {
 	// Category holds the probability of each category of the vocabulary (softmax).
 	Category []float32
-	// Attributes holds a score in (0, 1) per attribute (the logistic of its logit, corrected by
-	// the attribute's prior as Config.AttributeAdjust says); with the ranking loss only their
-	// order is meaningful.
+	// Attributes holds a score in (0, 1) per attribute: the logistic of its logit, corrected by
+	// the attribute's calibration or prior as Config.AttributeCalibration and
+	// Config.AttributeAdjust say. Without a calibration, only their order is meaningful.
 	Attributes []float32
+	// AttributeLogits are the attribute head's logits, before any correction.
+	AttributeLogits []float32
 	// Landmarks are the predicted (x, y) of the eight slots relative to the crop: pixel centres
 	// at (i+0.5)/size, so a crop pixel is x*size-0.5.
 	Landmarks [fashion.NumLandmarks][2]float32
@@ -52,6 +54,7 @@ type Predictor struct {
 	numCategories int
 	numAttribs    int // of the vocabulary; the head has attributeOutputs(numAttribs)
 	exec          *model.Exec
+	scorer        attributeScorer
 	id            string // of the bundle's network (model.Network.ID); "" when built otherwise
 }
 
@@ -88,15 +91,11 @@ func newPredictor(backend compute.Backend, store *mlmodel.Store, cfg Config, num
 	if numCategories < 1 {
 		return nil, errors.New("fashionnet: the vocabulary has no categories")
 	}
-	p := &Predictor{cfg: cfg, numCategories: numCategories, numAttribs: numAttribs}
+	p := &Predictor{cfg: cfg, numCategories: numCategories, numAttribs: numAttribs, scorer: cfg.attributeScorer()}
 	var err error
 	p.exec, err = model.NewExec(backend, store, func(scope *mlmodel.Scope, inputs []*Node) []*Node {
 		out := Build(scope, cfg, numCategories, attributeOutputs(numAttribs), inputs[0], inputs[1], inputs[2])
-		attr := out.AttributeLogits
-		if off := cfg.attributeOffsets(); len(off) == attr.Shape().Dim(1) {
-			attr = Sub(attr, InsertAxes(Const(attr.Graph(), off), 0))
-		}
-		return []*Node{Softmax(out.CategoryLogits, -1), Sigmoid(attr), out.Landmarks,
+		return []*Node{Softmax(out.CategoryLogits, -1), out.AttributeLogits, out.Landmarks,
 			Softmax(out.VisibilityLogits, -1), out.Embedding}
 	})
 	if err != nil {
@@ -216,7 +215,8 @@ func (p *Predictor) run(pixels, points, mask []float32, n int) ([]Prediction, er
 	for i := range preds {
 		pr := &preds[i]
 		pr.Category = cat[i*nc : (i+1)*nc : (i+1)*nc]
-		pr.Attributes = attr[i*na : i*na+p.numAttribs : i*na+p.numAttribs]
+		pr.AttributeLogits = attr[i*na : i*na+p.numAttribs : i*na+p.numAttribs]
+		pr.Attributes = p.scorer.scores(pr.AttributeLogits)
 		pr.Embedding = emb[i*ne : (i+1)*ne : (i+1)*ne]
 		for l := range nl {
 			k := i*nl + l

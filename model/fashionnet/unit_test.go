@@ -317,3 +317,69 @@ func TestStagedLoss(t *testing.T) {
 		}
 	}
 }
+
+// TestFitCalibration checks the logistic fit on a hand-computed case: at logit 0 a quarter of
+// the garments show the attribute and at logit 1 three quarters, so the fit is intercept
+// logit(1/4) = -ln 3 and slope logit(3/4) - logit(1/4) = 2 ln 3 (up to the weak prior's pull,
+// under 1e-3 with 800 garments); with 400 positives among 800 known labels the rate is 401/802.
+// Unknown labels are left out, and separable labels still give a finite fit.
+func TestFitCalibration(t *testing.T) {
+	var logits [][]float32
+	var labels [][]int8
+	add := func(z float32, l0, l1 int8) {
+		logits = append(logits, []float32{z, z})
+		labels = append(labels, []int8{l0, l1})
+	}
+	for range 100 {
+		add(0, 1, -1)
+		add(0, -1, -1)
+		add(0, -1, -1)
+		add(0, -1, -1)
+		add(1, 1, 1)
+		add(1, 1, 1)
+		add(1, 1, 1)
+		add(1, -1, 1)
+	}
+	add(50, 0, 0) // unknown: no weight on either fit
+	cal, err := FitCalibration(logits, labels)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Calibration{Slope: 2 * math.Log(3), Intercept: -math.Log(3), Rate: 401.0 / 802}
+	if c := cal[0]; math.Abs(c.Slope-want.Slope) > 1e-3 || math.Abs(c.Intercept-want.Intercept) > 1e-3 || c.Rate != want.Rate {
+		t.Errorf("calibration %+v, want %+v", c, want)
+	}
+	if c := cal[1]; math.IsInf(c.Slope, 0) || math.IsNaN(c.Slope) || c.Slope < 5 || c.Rate != 401.0/802 {
+		t.Errorf("separable labels: calibration %+v, want a finite steep slope and rate 401/802", c)
+	}
+	if _, err := FitCalibration(logits, labels[1:]); err == nil {
+		t.Error("rows of logits and labels that differ in number: no error")
+	}
+}
+
+// TestAttributeScores checks the scores on hand-computed cases. Calibrated with slope 2,
+// intercept -1 and rate 1/4, logit 0.5 has probability 1/2, twice the rate: score
+// 1/(1+1/2) = 2/3. Corrected by the prior 1/2 with tau 1, logit 0 becomes ln 2: score 2/3 too.
+func TestAttributeScores(t *testing.T) {
+	cfg := DefaultConfig()
+	for _, tt := range []struct {
+		name   string
+		adjust float64
+		prior  []float32
+		cal    []Calibration
+		logit  float32
+		want   float64
+	}{
+		{"raw", 0, nil, nil, 0, 0.5},
+		{"prior", 1, []float32{0.5}, nil, 0, 2.0 / 3},
+		{"calibrated", 1, []float32{0.5}, []Calibration{{Slope: 2, Intercept: -1, Rate: 0.25}}, 0.5, 2.0 / 3},
+	} {
+		cfg.AttributeAdjust, cfg.AttributePrior, cfg.AttributeCalibration = tt.adjust, tt.prior, tt.cal
+		if got := cfg.attributeScorer().scores([]float32{tt.logit}); math.Abs(float64(got[0])-tt.want) > 1e-6 {
+			t.Errorf("%s: score %v, want %v", tt.name, got[0], tt.want)
+		}
+	}
+	if got := logSigmoid(-800); got != -800 {
+		t.Errorf("logSigmoid(-800) = %v, want -800", got)
+	}
+}
