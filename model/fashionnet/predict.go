@@ -35,7 +35,8 @@ type Prediction struct {
 	Category []float32
 	// Attributes holds a score in (0, 1) per attribute: the logistic of its logit, corrected by
 	// the attribute's calibration or prior as Config.AttributeCalibration and
-	// Config.AttributeAdjust say. Without a calibration, only their order is meaningful.
+	// Config.AttributeAdjust say. With a calibration a score above 1/2 means that the photo makes
+	// the attribute more likely than its base rate; without one, only their order is meaningful.
 	Attributes []float32
 	// AttributeLogits are the attribute head's logits, before any correction.
 	AttributeLogits []float32
