@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -55,13 +54,8 @@ func calibrate(cmd *cobra.Command, bundleDir, format, data string, split dataset
 	if err != nil {
 		return badInput(err)
 	}
-	n, err := b.Network(model.TaskFashionNet)
-	if err != nil {
+	if _, err := b.Network(model.TaskFashionNet); err != nil {
 		return badInput(fmt.Errorf("%s: %w", bundleDir, err))
-	}
-	var cfg fashionnet.Config
-	if err := json.Unmarshal(n.Config, &cfg); err != nil {
-		return fmt.Errorf("%s: fashionnet config: %w", bundleDir, err)
 	}
 	sets, err := loadFashionNetData(format, data)
 	if err != nil {
@@ -71,18 +65,14 @@ func calibrate(cmd *cobra.Command, bundleDir, format, data string, split dataset
 	if err != nil {
 		return err
 	}
-	cal, garments, err := fashionnet.Calibrate(backend, b, sets, split, cmd.ErrOrStderr())
+	garments, err := fashionnet.Calibrate(backend, b, sets, split, cmd.ErrOrStderr())
 	if err != nil {
 		return err
-	}
-	cfg.AttributeCalibration = cal
-	if n.Config, err = json.Marshal(cfg); err != nil {
-		return fmt.Errorf("encoding the fashionnet config: %w", err)
 	}
 	if err := b.Save(bundleDir); err != nil {
 		return err
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "calibrated %d attributes on %d garments of the %s split; wrote %s\n",
-		len(cal), garments, split, bundleDir)
+		len(b.Vocabulary.Attributes), garments, split, bundleDir)
 	return nil
 }

@@ -1,6 +1,7 @@
 package fashionnet
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -47,15 +48,12 @@ func FitCalibration(logits [][]float32, labels [][]int8) ([]Calibration, error) 
 	var zs, ys []float64
 	for a := range na {
 		zs, ys = zs[:0], ys[:0]
+		pos := 0.0
 		for i, row := range labels {
 			if row[a] != 0 {
-				zs = append(zs, float64(logits[i][a]))
-				ys = append(ys, float64(max(row[a], 0)))
+				y := float64(max(row[a], 0))
+				zs, ys, pos = append(zs, float64(logits[i][a])), append(ys, y), pos+y
 			}
-		}
-		pos := 0.0
-		for _, y := range ys {
-			pos += y
 		}
 		slope, intercept := fitLogistic(zs, ys)
 		cal[a] = Calibration{Slope: slope, Intercept: intercept, Rate: (pos + 1) / (float64(len(ys)) + 2)}
@@ -91,28 +89,29 @@ func fitLogistic(zs, ys []float64) (slope, intercept float64) {
 }
 
 // Calibrate fits the attribute calibration of the bundle's FashionNet on the garments of split
-// (photos it did not train on: the validation split) and returns them with the number of
-// garments used; set them as Config.AttributeCalibration. Progress goes to log.
-func Calibrate(backend compute.Backend, b *model.Bundle, sets []*dataset.Dataset, split dataset.Split, log io.Writer) ([]Calibration, int, error) {
+// (photos it did not train on: the validation split), sets it as the network's
+// Config.AttributeCalibration in b (write it with b.Save) and returns the number of garments
+// it was fitted on. Progress goes to log.
+func Calibrate(backend compute.Backend, b *model.Bundle, sets []*dataset.Dataset, split dataset.Split, log io.Writer) (int, error) {
 	if err := checkVocabulary(b, sets); err != nil {
-		return nil, 0, err
+		return 0, err
 	}
 	pred, err := NewPredictor(backend, b)
 	if err != nil {
-		return nil, 0, err
+		return 0, err
 	}
 	defer pred.Close()
 	if pred.numAttribs == 0 {
-		return nil, 0, errors.New("calibration: the network has no attributes")
+		return 0, errors.New("calibration: the network has no attributes")
 	}
 	ex := NewExamples(pred.cfg, attributeOutputs(pred.numAttribs), sets, split)
 	if ex.Len() == 0 {
-		return nil, 0, fmt.Errorf("calibration: %w in the %s split", errNoGarments, split)
+		return 0, fmt.Errorf("calibration: %w in the %s split", errNoGarments, split)
 	}
 	logf(log, "fashionnet: calibrating the attributes on the %d garments of the %s split", ex.Len(), split)
 	preds, _, err := predictExamples(pred, ex)
 	if err != nil {
-		return nil, 0, err
+		return 0, err
 	}
 	var logits [][]float32
 	var labels [][]int8
@@ -123,8 +122,15 @@ func Calibrate(backend compute.Backend, b *model.Bundle, sets []*dataset.Dataset
 		}
 	}
 	if len(labels) == 0 {
-		return nil, 0, fmt.Errorf("calibration: no garment of the %s split has attribute labels", split)
+		return 0, fmt.Errorf("calibration: no garment of the %s split has attribute labels", split)
 	}
-	cal, err := FitCalibration(logits, labels)
-	return cal, len(labels), err
+	cfg := pred.cfg
+	if cfg.AttributeCalibration, err = FitCalibration(logits, labels); err != nil {
+		return 0, err
+	}
+	n, _ := b.Network(model.TaskFashionNet) // NewPredictor found it
+	if n.Config, err = json.Marshal(cfg); err != nil {
+		return 0, fmt.Errorf("encoding the fashionnet config: %w", err)
+	}
+	return len(labels), nil
 }

@@ -170,10 +170,15 @@ func (c Config) attributeOffsets() []float32 {
 type attributeScorer struct {
 	offsets []float32     // subtracted from the logits (the prior correction), or nil
 	cal     []Calibration // supersedes offsets when set
+	logRate []float64     // ln of each calibration's Rate
 }
 
 func (c Config) attributeScorer() attributeScorer {
-	return attributeScorer{offsets: c.attributeOffsets(), cal: c.AttributeCalibration}
+	s := attributeScorer{offsets: c.attributeOffsets(), cal: c.AttributeCalibration}
+	for _, k := range c.AttributeCalibration {
+		s.logRate = append(s.logRate, math.Log(k.Rate))
+	}
+	return s
 }
 
 // scores returns the logistic of each logit after the calibration or the prior correction:
@@ -186,7 +191,7 @@ func (s attributeScorer) scores(logits []float32) []float32 {
 		switch {
 		case len(s.cal) == len(logits):
 			k := s.cal[a]
-			x = logSigmoid(k.Slope*x+k.Intercept) - math.Log(k.Rate)
+			x = logSigmoid(k.Slope*x+k.Intercept) - s.logRate[a]
 		case len(s.offsets) == len(logits):
 			x -= float64(s.offsets[a])
 		}
