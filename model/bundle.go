@@ -96,6 +96,9 @@ type Training struct {
 	Seed         uint64  `json:"seed"`
 	// InitializedFrom names the bundle whose weights the run started from (fine-tuning).
 	InitializedFrom string `json:"initialized_from,omitempty"`
+	// Earlier are the runs that that bundle's network went through, earliest first (each with
+	// no Earlier of its own), so that a bundle tells its whole training once the others are gone.
+	Earlier []Training `json:"earlier,omitempty"`
 	// Backend is the GoMLX backend it ran on; Seconds the training time (all resumed parts).
 	Backend string  `json:"backend"`
 	Seconds float64 `json:"seconds"`

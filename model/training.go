@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/gomlx/compute"
@@ -15,6 +16,8 @@ import (
 
 // Trained is a finished run of the training loop on one of a bundle's networks.
 type Trained struct {
+	// Task is the network's task.
+	Task string
 	// Config is the run's configuration, with its Dir and Name filled in.
 	Config train.Config
 	Result *train.Result
@@ -38,7 +41,7 @@ func RunTraining(ctx context.Context, backend compute.Backend, task, bundleDir, 
 	if err != nil {
 		return nil, err
 	}
-	return &Trained{Config: tc, Result: res, Store: store, Samples: src.Len()}, nil
+	return &Trained{Task: task, Config: tc, Result: res, Store: store, Samples: src.Len()}, nil
 }
 
 // String tells how many steps the run did and how fast.
@@ -50,16 +53,41 @@ func (t *Trained) String() string {
 
 // Training describes the run for bundle.json, given what the loop does not know: the data
 // (trained on its train split), the augmentation and the backend. Epochs is 0 when the run was
-// bounded by steps.
-func (t *Trained) Training(data, format, augmentation, backend string) Training {
+// bounded by steps. A run that started from a bundle's weights (train.Config.InitFrom) also
+// records the runs of that bundle's network, which must still be readable.
+func (t *Trained) Training(data, format, augmentation, backend string) (Training, error) {
 	tc, r := t.Config, t.Result
 	epochs := tc.Epochs
 	if tc.Steps > 0 {
 		epochs = 0
 	}
-	return Training{
+	tr := Training{
 		Dataset: data, Format: format, Split: string(dataset.Train), Samples: t.Samples,
 		Augmentation: augmentation, Epochs: epochs, Steps: r.Step, BatchSize: tc.BatchSize,
 		LearningRate: tc.LearningRate, Seed: tc.Seed, InitializedFrom: tc.InitFrom, Backend: backend, Seconds: r.TotalElapsed.Seconds(),
 	}
+	if tc.InitFrom == "" {
+		return tr, nil
+	}
+	earlier, err := runsOf(tc.InitFrom, t.Task)
+	if err != nil {
+		return Training{}, fmt.Errorf("recording the runs of %s, which this one continued: %w", tc.InitFrom, err)
+	}
+	tr.Earlier = earlier
+	return tr, nil
+}
+
+// runsOf returns the runs that the network of task in the bundle dir went through, earliest first.
+func runsOf(dir, task string) ([]Training, error) {
+	b, err := Load(dir)
+	if err != nil {
+		return nil, err
+	}
+	n, err := b.Network(task)
+	if err != nil {
+		return nil, err
+	}
+	last := n.Training
+	last.Earlier = nil
+	return append(slices.Clip(n.Training.Earlier), last), nil
 }

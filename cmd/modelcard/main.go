@@ -137,8 +137,8 @@ func readEval(dir, task string, v any) (bool, error) {
 type section struct {
 	Title, About string
 	Net          *model.Network
-	// Runs are Net's training and those it continued (--init), earliest first, as far as
-	// their bundles (Training.InitializedFrom) can be read.
+	// Runs are the trainings that Net continued (--init, Training.Earlier) and its own,
+	// earliest first.
 	Runs    []run
 	Config  []string
 	Bytes   int64
@@ -173,21 +173,10 @@ func newSection(b *model.Bundle, dir, task string, results table) (*section, err
 	if s.Bytes, err = size(filepath.Join(dir, filepath.FromSlash(n.Checkpoint))); err != nil {
 		return nil, fmt.Errorf("sizing the %s checkpoint: %w", task, err)
 	}
-	s.Runs = []run{{Training: n.Training}}
-	// maxStages bounds the walk, in case bundles name each other.
-	const maxStages = 8
-	for from := n.Training.InitializedFrom; from != "" && len(s.Runs) < maxStages; {
-		base, err := model.Load(from)
-		if err != nil {
-			break
-		}
-		bn, ok := base.Networks[task]
-		if !ok {
-			break
-		}
-		s.Runs = append([]run{{Training: bn.Training}}, s.Runs...)
-		from = bn.Training.InitializedFrom
+	for _, tr := range n.Training.Earlier {
+		s.Runs = append(s.Runs, run{Training: tr})
 	}
+	s.Runs = append(s.Runs, run{Training: n.Training})
 	if len(s.Runs) > 1 || n.Training.InitializedFrom != "" {
 		for i := range s.Runs {
 			s.Runs[i].Title = fmt.Sprintf("Stage %d", i+1)

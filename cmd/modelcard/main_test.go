@@ -242,17 +242,13 @@ func TestAlignerRows(t *testing.T) {
 	}
 }
 
-// TestGenerateFineTuned checks that a network trained with --init is described with the run it
-// started from, when that bundle is at hand, and with that run's backend among the card's.
+// TestGenerateFineTuned checks that a network trained with --init is described with the runs it
+// continued, from its own record (Training.Earlier), and with their backends among the card's.
 func TestGenerateFineTuned(t *testing.T) {
 	bundle, classifier, evalDir := setup(t, false)
-	base := filepath.Join(t.TempDir(), "base")
-	writeFile(t, filepath.Join(base, "bundle.json"), strings.Replace(pipelineBundle,
-		`"steps": 11250, "batch_size": 32, "learning_rate": 0.002, "seed": 1, "backend": "go", "seconds": 7200`,
-		`"epochs": 30, "steps": 9000, "batch_size": 32, "learning_rate": 0.002, "seed": 1, "backend": "xla:cuda", "seconds": 3600`, 1), 0)
-	writeFile(t, filepath.Join(base, "detector", "variables.gob"), "", 1)
-	writeFile(t, filepath.Join(base, "fn", "variables.gob"), "", 1)
-	tuned := strings.Replace(pipelineBundle, `"seconds": 7200}`, `"seconds": 7200, "initialized_from": "`+base+`"}`, 1)
+	earlier := `"earlier": [{"dataset": "synthetic seed 1", "format": "deepfashion-attr", "split": "train", "samples": 18000,
+		"epochs": 30, "steps": 9000, "batch_size": 32, "learning_rate": 0.002, "seed": 1, "backend": "xla:cuda", "seconds": 3600}]`
+	tuned := strings.Replace(pipelineBundle, `"seconds": 7200}`, `"seconds": 7200, "initialized_from": "out/base", `+earlier+`}`, 1)
 	writeFile(t, filepath.Join(bundle, "bundle.json"), tuned, 0)
 	var out bytes.Buffer
 	if err := generate(&out, bundle, classifier, evalDir); err != nil {
@@ -261,7 +257,7 @@ func TestGenerateFineTuned(t *testing.T) {
 	md := out.String()
 	for _, want := range []string{
 		"- Stage 1:\n- Training data: synthetic seed 1 (deepfashion-attr, train split), 18000 samples.\n- Training run: 30 epochs, 9000 steps of batch 32, learning rate 0.002, seed 1, backend `xla:cuda`, 60.0 minutes.",
-		"- Stage 2, fine-tuning the network of `" + base + "`:\n- Training data: synthetic seed 1 (deepfashion-attr, train split), 18000 samples.\n- Training run: 11250 steps",
+		"- Stage 2, fine-tuning the network of `out/base`:\n- Training data: synthetic seed 1 (deepfashion-attr, train split), 18000 samples.\n- Training run: 11250 steps",
 		// The detector was not fine-tuned: no stage lines.
 		"- Training data: synthetic seed 1 (deepfashion2, train split), 20000 samples.\n- Training run: 24 epochs",
 		"Trained on the backends go, xla:cuda:",
