@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"path/filepath"
 	"slices"
 	"time"
 
@@ -223,22 +222,17 @@ func Train(ctx context.Context, backend compute.Backend, d *dataset.Dataset, opt
 	if trainSet.Pad <= 0 {
 		trainSet.Pad = 2
 	}
-	cfg := opts.Train
-	cfg.Dir = filepath.Join(opts.Out, TrainingDir)
-	if cfg.Name == "" {
-		cfg.Name = model.TaskClassifier
-	}
 	numClasses := len(names)
 	modelFn := func(scope *mlmodel.Scope, _ any, inputs []*Node) []*Node {
 		return []*Node{Logits(scope, opts.Config, inputs[0], numClasses)}
 	}
 	lossFn := func(labels, predictions []*Node) *Node { return losses.Category(predictions[0], labels[0]) }
 
-	store := train.InitStore(cfg.Seed)
-	res, err := train.Run(ctx, backend, store, modelFn, lossFn, trainSet, cfg)
+	run, err := model.RunTraining(ctx, backend, model.TaskClassifier, opts.Out, TrainingDir, opts.Train, modelFn, lossFn, trainSet)
 	if err != nil {
 		return nil, err
 	}
+	res, store := run.Result, run.Store
 	logf(opts.Log, "trained %d steps (%d per epoch) in %s; evaluating on %d test images",
 		res.Step, res.StepsPerEpoch, res.Elapsed.Round(time.Second), testSet.Len())
 	result, err := evaluate(backend, store, opts.Config, testSet, names)
@@ -258,21 +252,18 @@ func Train(ctx context.Context, backend compute.Backend, d *dataset.Dataset, opt
 	if trainSet.Augment {
 		augmentation = fmt.Sprintf("random crop with %d px zero padding, horizontal flip", trainSet.Pad)
 	}
+	record, err := run.Training(opts.Dataset, opts.Format, augmentation, opts.Backend)
+	if err != nil {
+		return nil, err
+	}
 	net := &model.Network{
 		Task:          model.TaskClassifier,
 		InputSize:     [2]int{trainSet.H, trainSet.W},
 		Channels:      1,
 		Normalization: model.Normalization{Mean: FashionMNISTNorm.Mean, Std: FashionMNISTNorm.Std},
 		Config:        netCfg,
-		Training: model.Training{
-			Dataset: opts.Dataset, Format: opts.Format, Split: string(dataset.Train), Samples: trainSet.Len(),
-			Augmentation: augmentation, Epochs: cfg.Epochs, Steps: res.Step, BatchSize: cfg.BatchSize,
-			LearningRate: cfg.LearningRate, Seed: cfg.Seed, Backend: opts.Backend, Seconds: res.TotalElapsed.Seconds(),
-		},
-		Metrics: metrics,
-	}
-	if opts.Train.Steps > 0 {
-		net.Training.Epochs = 0
+		Training:      record,
+		Metrics:       metrics,
 	}
 	b.Vocabulary = vocab
 	if err := b.SaveNetwork(opts.Out, net, store, Scope); err != nil {

@@ -103,6 +103,27 @@ func TestTrainSaveLoadEval(t *testing.T) {
 			t.Error(err)
 		}
 	}
+
+	// Fine-tuning that network records where it started and the run it continued.
+	tuned := opts
+	tuned.Out = t.TempDir()
+	tuned.Train.Seed = 2
+	tuned.Train.InitFrom = out
+	tuned.Train.Init = func(store *mlmodel.Store) error {
+		_, err := b.LoadNetwork(model.TaskClassifier, store)
+		return err
+	}
+	if _, err := Train(context.Background(), backend, d, tuned); err != nil {
+		t.Fatal(err)
+	}
+	tb, err := model.Load(tuned.Out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := tb.Networks[model.TaskClassifier].Training
+	if rec.InitializedFrom != out || len(rec.Earlier) != 1 || rec.Earlier[0].Seed != 1 || rec.Seed != 2 {
+		t.Errorf("fine-tuned record %+v: want it to start from %s and hold the seed-1 run", rec, out)
+	}
 }
 
 func TestBatch(t *testing.T) {
