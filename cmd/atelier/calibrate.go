@@ -8,7 +8,6 @@ import (
 	"github.com/atelier-ml/atelier/dataset"
 	"github.com/atelier-ml/atelier/model"
 	"github.com/atelier-ml/atelier/model/fashionnet"
-	"github.com/atelier-ml/atelier/nn"
 )
 
 func init() {
@@ -50,6 +49,9 @@ so catalogs embedded by it are embedded again by "atelier index" and "atelier se
 }
 
 func calibrate(cmd *cobra.Command, bundleDir, format, data string, split dataset.Split) error {
+	if err := checkFashionNetSplit(string(split)); err != nil {
+		return err
+	}
 	b, err := model.Load(bundleDir)
 	if err != nil {
 		return badInput(err)
@@ -57,11 +59,7 @@ func calibrate(cmd *cobra.Command, bundleDir, format, data string, split dataset
 	if _, err := b.Network(model.TaskFashionNet); err != nil {
 		return badInput(fmt.Errorf("%s: %w", bundleDir, err))
 	}
-	sets, err := loadFashionNetData(format, data)
-	if err != nil {
-		return err
-	}
-	backend, _, err := nn.NewBackend()
+	sets, backend, err := fashionNetInputs(format, data)
 	if err != nil {
 		return err
 	}

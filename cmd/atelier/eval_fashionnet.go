@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/gomlx/compute"
 	"github.com/spf13/cobra"
 
 	"github.com/atelier-ml/atelier/dataset"
@@ -19,19 +20,14 @@ import (
 // detection rates, In-shop and Consumer-to-shop top-k, each section present when the data
 // labels it. With split test, In-shop data is evaluated on its query and gallery splits.
 func evalFashionNet(cmd *cobra.Command, bundleDir, format, data, split string, asJSON bool) error {
-	splits := []dataset.Split{dataset.Train, dataset.Val, dataset.Test, dataset.Query, dataset.Gallery}
-	if !slices.Contains(splits, dataset.Split(split)) {
-		return badInputf("unknown --split %q (known: %v)", split, splits)
+	if err := checkFashionNetSplit(split); err != nil {
+		return err
 	}
 	b, err := loadBundle(bundleDir)
 	if err != nil {
 		return badInput(err)
 	}
-	sets, err := loadFashionNetData(format, data)
-	if err != nil {
-		return err
-	}
-	backend, _, err := nn.NewBackend()
+	sets, backend, err := fashionNetInputs(format, data)
 	if err != nil {
 		return err
 	}
@@ -89,4 +85,28 @@ func printFashionNetResult(cmd *cobra.Command, r *eval.FashionNetResult) error {
 		}
 	}
 	return nil
+}
+
+// checkFashionNetSplit rejects a --split that FashionNet's datasets do not have, before any data
+// is read.
+func checkFashionNetSplit(split string) error {
+	splits := []dataset.Split{dataset.Train, dataset.Val, dataset.Test, dataset.Query, dataset.Gallery}
+	if !slices.Contains(splits, dataset.Split(split)) {
+		return badInputf("unknown --split %q (known: %v)", split, splits)
+	}
+	return nil
+}
+
+// fashionNetInputs reads the datasets that eval and calibrate run FashionNet on and opens the
+// compute backend.
+func fashionNetInputs(format, data string) ([]*dataset.Dataset, compute.Backend, error) {
+	sets, err := loadFashionNetData(format, data)
+	if err != nil {
+		return nil, nil, err
+	}
+	backend, _, err := nn.NewBackend()
+	if err != nil {
+		return nil, nil, err
+	}
+	return sets, backend, nil
 }

@@ -65,6 +65,9 @@ func TestTrainEvalFashionNet(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if err := calibrate(cmd, out, "deepfashion-attr", filepath.Join(data, "attr"), "dev"); exitCode(err) != 2 {
+		t.Errorf("calibrate on an unknown split: %v, want exit status 2", err)
+	}
 	if err := calibrate(cmd, out, "deepfashion-attr", filepath.Join(data, "attr"), dataset.Val); err != nil {
 		t.Fatal(err)
 	}
