@@ -62,11 +62,26 @@ func FitCalibration(logits [][]float32, labels [][]int8) ([]Calibration, error) 
 }
 
 // fitLogistic returns the maximum a posteriori slope and intercept of P(y=1 | z) =
-// 1/(1+exp(-(slope*z+intercept))) under the prior of calibrationPrior.
+// 1/(1+exp(-(slope*z+intercept))) under the prior of calibrationPrior. The Newton steps are
+// halved until the objective falls: when the labels are (nearly) separable the probabilities
+// saturate, the likelihood's curvature vanishes, and a full step can overshoot by orders of
+// magnitude, even to the wrong sign of the slope.
 func fitLogistic(zs, ys []float64) (slope, intercept float64) {
+	// Negative log posterior, with ln(1+e^x) computed without overflow.
+	objective := func(s, b float64) float64 {
+		f := calibrationPrior / 2 * ((s-1)*(s-1) + b*b)
+		for i, z := range zs {
+			x := s*z + b
+			if ys[i] == 1 {
+				x = -x
+			}
+			f += max(x, 0) + math.Log1p(math.Exp(-math.Abs(x)))
+		}
+		return f
+	}
 	slope = 1
+	f := objective(slope, intercept)
 	for range 100 {
-		// Gradient and Hessian of the negative log posterior.
 		g0, g1 := calibrationPrior*(slope-1), calibrationPrior*intercept
 		h00, h01, h11 := calibrationPrior, 0.0, calibrationPrior
 		for i, z := range zs {
@@ -80,8 +95,15 @@ func fitLogistic(zs, ys []float64) (slope, intercept float64) {
 		}
 		det := h00*h11 - h01*h01
 		d0, d1 := (h11*g0-h01*g1)/det, (h00*g1-h01*g0)/det
-		slope, intercept = slope-d0, intercept-d1
-		if math.Abs(d0) < 1e-10 && math.Abs(d1) < 1e-10 {
+		// The Hessian is positive definite (the prior's part is), so the step descends.
+		t := 1.0
+		for ; t > 1e-12; t /= 2 {
+			if ft := objective(slope-t*d0, intercept-t*d1); ft <= f {
+				slope, intercept, f = slope-t*d0, intercept-t*d1, ft
+				break
+			}
+		}
+		if t <= 1e-12 || math.Abs(t*d0) < 1e-10 && math.Abs(t*d1) < 1e-10 {
 			break
 		}
 	}

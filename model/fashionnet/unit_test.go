@@ -355,6 +355,30 @@ func TestFitCalibration(t *testing.T) {
 	if _, err := FitCalibration(logits, labels[1:]); err == nil {
 		t.Error("rows of logits and labels that differ in number: no error")
 	}
+
+	// A rare attribute: 10 positives around logit 5.5 (sd 1.1) among 1000 negatives around -6
+	// (sd 5), at their normal quantiles. Full Newton steps overshot here to a slope of 633191
+	// (the probabilities saturate and the curvature vanishes), so the fit must be checked to be
+	// the optimum: the gradient of the negative log posterior vanishes there.
+	quantile := func(mean, sd float64, i, n int) float64 {
+		return mean + sd*math.Sqrt2*math.Erfinv(2*(float64(i)+0.5)/float64(n)-1)
+	}
+	var zs, ys []float64
+	for i := range 1000 {
+		zs, ys = append(zs, quantile(-6, 5, i, 1000)), append(ys, 0)
+	}
+	for i := range 10 {
+		zs, ys = append(zs, quantile(5.5, 1.1, i, 10)), append(ys, 1)
+	}
+	slope, intercept := fitLogistic(zs, ys)
+	g0, g1 := calibrationPrior*(slope-1), calibrationPrior*intercept
+	for i, z := range zs {
+		d := 1/(1+math.Exp(-(slope*z+intercept))) - ys[i]
+		g0, g1 = g0+d*z, g1+d
+	}
+	if !(slope > 0 && slope < 10) || math.Abs(g0) > 1e-6 || math.Abs(g1) > 1e-6 {
+		t.Errorf("rare attribute: slope %g, intercept %g, gradient (%g, %g); want a slope in (0, 10) and a zero gradient", slope, intercept, g0, g1)
+	}
 }
 
 // TestAttributeScores checks the scores on hand-computed cases. Calibrated with slope 2,
