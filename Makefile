@@ -93,13 +93,15 @@ FN_DATA          = $(1)/attr,$(1)/inshop,$(1)/c2s
 # on the ResNet-style backbone at 128 px, 800 and then 600 steps on the attribute photos of the
 # three training sets (they carry no item ids), then 2600 steps on all of its photos with the
 # identity losses (the item classification next to the triplet loss: the embedding collapses
-# without it), then 2200 steps with fresh attribute photos of seeds SYNTH_FRESH_SEEDS added and
-# 1800 more with those of SYNTH_FRESH2_SEEDS; the detector first at 192 px, then twice at 256 px.
-# On two CPU cores FashionNet's stages take about 2.3 s a step (5 h 20 min in all).
+# without it), then 2200 steps with fresh attribute photos of seeds SYNTH_FRESH_SEEDS added,
+# 1800 more with those of SYNTH_FRESH2_SEEDS and 1800 more with those of SYNTH_FRESH3_SEEDS; the
+# detector first at 192 px, then twice at 256 px. On two CPU cores FashionNet's stages take about
+# 2.3 s a step (6 h 26 min in all).
 DEFAULT_BASE  := out/default-base
 DEFAULT_TUNE  := out/default-tune
 DEFAULT_TUNE2 := out/default-tune2
 DEFAULT_TUNE3 := out/default-tune3
+DEFAULT_TUNE4 := out/default-tune4
 FN_ATTR_DATA   = $(SYNTH_TRAIN)/attr,$(SYNTH_EXTRA)/attr,$(SYNTH_MORE)/attr
 FN_FLAGS     := --backbone resnet --backbone-widths 32,64,128,256 --batch 64 --input-size 128 \
 	--attr-loss weighted-bce --attr-weight 2 --attr-adjust 0.5
@@ -108,6 +110,7 @@ FN_TUNE      := --identity-weight 0 --steps 600 --lr 1e-3 --warmup 50 --seed 2
 FN_TUNE2     := --identity-weight 1 --steps 2600 --lr 1e-3 --warmup 100 --seed 3
 FN_TUNE3     := --identity-weight 1 --steps 2200 --lr 7e-4 --warmup 100 --seed 4
 FN_TUNE4     := --identity-weight 1 --steps 1800 --lr 5e-4 --warmup 100 --seed 5
+FN_TUNE5     := --identity-weight 1 --steps 1800 --lr 5e-4 --warmup 100 --seed 6
 DET_FLAGS    := --batch 16 --det-classes types
 DET_BASE     := --epochs 16 --det-input-size 192
 DET_TUNE     := --epochs 15 --det-input-size 256 --lr 1e-3 --warmup 300
@@ -124,13 +127,16 @@ SYNTH_MORE       := out/synth-$(SYNTH_MORE_SEED)
 # FashionNet's third stage learns from all of seed SYNTH_SEED's photos and the two attribute
 # sets, its fourth from those and 24000 attribute photos of each of SYNTH_FRESH_SEEDS, which it
 # has not seen (the third stage's loss fell at each new pass over its photos), its fifth from
-# all of those and the attribute photos of SYNTH_FRESH2_SEEDS.
+# all of those and the attribute photos of SYNTH_FRESH2_SEEDS, its sixth from all of those and
+# the attribute photos of SYNTH_FRESH3_SEEDS.
 FN_ALL_DATA    = $(call FN_DATA,$(SYNTH_TRAIN)),$(SYNTH_EXTRA)/attr,$(SYNTH_MORE)/attr
 FN_ALL_FORMATS = $(FN_FORMATS),deepfashion-attr,deepfashion-attr
 SYNTH_FRESH_SEEDS ?= 5 6
 SYNTH_FRESH      := $(foreach s,$(SYNTH_FRESH_SEEDS),out/synth-$(s)/attr)
 SYNTH_FRESH2_SEEDS ?= 7 8
 SYNTH_FRESH2     := $(foreach s,$(SYNTH_FRESH2_SEEDS),out/synth-$(s)/attr)
+SYNTH_FRESH3_SEEDS ?= 9 10
+SYNTH_FRESH3     := $(foreach s,$(SYNTH_FRESH3_SEEDS),out/synth-$(s)/attr)
 comma            := ,
 space            := $() $()
 attr_list         = $(subst $(space),$(comma),$(1))
@@ -139,10 +145,12 @@ FN_FRESH_DATA     = $(FN_ALL_DATA),$(call attr_list,$(SYNTH_FRESH))
 FN_FRESH_FORMATS  = $(FN_ALL_FORMATS),$(call attr_formats,$(SYNTH_FRESH))
 FN_FRESH2_DATA    = $(FN_FRESH_DATA),$(call attr_list,$(SYNTH_FRESH2))
 FN_FRESH2_FORMATS = $(FN_FRESH_FORMATS),$(call attr_formats,$(SYNTH_FRESH2))
+FN_FRESH3_DATA    = $(FN_FRESH2_DATA),$(call attr_list,$(SYNTH_FRESH3))
+FN_FRESH3_FORMATS = $(FN_FRESH2_FORMATS),$(call attr_formats,$(SYNTH_FRESH3))
 # Its attribute scores are then calibrated on the validation photos of all of its attribute
 # sets, which no stage trains on.
-FN_CAL_DATA       = $(FN_ATTR_DATA),$(call attr_list,$(SYNTH_FRESH) $(SYNTH_FRESH2))
-FN_CAL_FORMATS    = deepfashion-attr,deepfashion-attr,deepfashion-attr,$(call attr_formats,$(SYNTH_FRESH) $(SYNTH_FRESH2))
+FN_CAL_DATA       = $(FN_ATTR_DATA),$(call attr_list,$(SYNTH_FRESH) $(SYNTH_FRESH2) $(SYNTH_FRESH3))
+FN_CAL_FORMATS    = deepfashion-attr,deepfashion-attr,deepfashion-attr,$(call attr_formats,$(SYNTH_FRESH) $(SYNTH_FRESH2) $(SYNTH_FRESH3))
 EXTRA_IMAGES_scenes := 6000
 EXTRA_IMAGES_fld    := 10000
 EXTRA_IMAGES_attr   := 24000
@@ -152,12 +160,12 @@ models: models-default models-fashion-mnist model-card
 $(SYNTH_TRAIN) $(SYNTH_TEST): build
 	@[ -d $@/scenes ] || ./$(BIN) synth --out $@ --seed $(lastword $(subst -, ,$@)) --images 20000
 
-$(SYNTH_EXTRA)/scenes $(SYNTH_EXTRA)/fld $(SYNTH_EXTRA)/attr $(SYNTH_MORE)/attr $(SYNTH_FRESH) $(SYNTH_FRESH2): build
+$(SYNTH_EXTRA)/scenes $(SYNTH_EXTRA)/fld $(SYNTH_EXTRA)/attr $(SYNTH_MORE)/attr $(SYNTH_FRESH) $(SYNTH_FRESH2) $(SYNTH_FRESH3): build
 	@[ -d $@ ] || ./$(BIN) synth --out $(@D) --seed $(lastword $(subst -, ,$(@D))) --only $(@F) \
 		--images $(EXTRA_IMAGES_$(@F))
 
 models-default: build $(SYNTH_TRAIN) $(SYNTH_TEST) $(SYNTH_EXTRA)/scenes $(SYNTH_EXTRA)/fld $(SYNTH_EXTRA)/attr \
-		$(SYNTH_MORE)/attr $(SYNTH_FRESH) $(SYNTH_FRESH2)
+		$(SYNTH_MORE)/attr $(SYNTH_FRESH) $(SYNTH_FRESH2) $(SYNTH_FRESH3)
 	./$(BIN) train fashionnet --data $(FN_ATTR_DATA) --format deepfashion-attr,deepfashion-attr,deepfashion-attr \
 		--out $(DEFAULT_BASE) $(FN_FLAGS) $(FN_BASE) $(RESUME)
 	./$(BIN) train fashionnet --data $(FN_ATTR_DATA) --format deepfashion-attr,deepfashion-attr,deepfashion-attr \
@@ -167,7 +175,9 @@ models-default: build $(SYNTH_TRAIN) $(SYNTH_TEST) $(SYNTH_EXTRA)/scenes $(SYNTH
 	./$(BIN) train fashionnet --data $(FN_FRESH_DATA) --format $(FN_FRESH_FORMATS) --init $(DEFAULT_TUNE2) \
 		--out $(DEFAULT_TUNE3) $(FN_FLAGS) $(FN_TUNE3) $(RESUME)
 	./$(BIN) train fashionnet --data $(FN_FRESH2_DATA) --format $(FN_FRESH2_FORMATS) --init $(DEFAULT_TUNE3) \
-		--out $(DEFAULT_TRAIN) $(FN_FLAGS) $(FN_TUNE4) $(RESUME)
+		--out $(DEFAULT_TUNE4) $(FN_FLAGS) $(FN_TUNE4) $(RESUME)
+	./$(BIN) train fashionnet --data $(FN_FRESH3_DATA) --format $(FN_FRESH3_FORMATS) --init $(DEFAULT_TUNE4) \
+		--out $(DEFAULT_TRAIN) $(FN_FLAGS) $(FN_TUNE5) $(RESUME)
 	./$(BIN) calibrate --model $(DEFAULT_TRAIN) --data $(FN_CAL_DATA) --format $(FN_CAL_FORMATS)
 	./$(BIN) train detector --data $(SYNTH_EXTRA)/scenes --format deepfashion2 \
 		--out $(DEFAULT_BASE) --seed $(SYNTH_SEED) $(DET_FLAGS) $(DET_BASE) $(RESUME)
