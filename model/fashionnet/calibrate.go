@@ -82,6 +82,7 @@ func fitLogistic(zs, ys []float64) (slope, intercept float64) {
 	slope = 1
 	f := objective(slope, intercept)
 	for range 100 {
+		// Gradient and Hessian of the negative log posterior.
 		g0, g1 := calibrationPrior*(slope-1), calibrationPrior*intercept
 		h00, h01, h11 := calibrationPrior, 0.0, calibrationPrior
 		for i, z := range zs {
