@@ -96,7 +96,7 @@ FN_DATA          = $(1)/attr,$(1)/inshop,$(1)/c2s
 # without it), then 2200 steps with fresh attribute photos of seeds SYNTH_FRESH_SEEDS added,
 # 1800 more with those of SYNTH_FRESH2_SEEDS and 1800 more with those of SYNTH_FRESH3_SEEDS; the
 # detector first at 192 px, then twice at 256 px. On two CPU cores FashionNet's stages take about
-# 2.3 s a step (6 h 26 min in all).
+# 2.3 s a step (6 h 23 min in all).
 DEFAULT_BASE  := out/default-base
 DEFAULT_TUNE  := out/default-tune
 DEFAULT_TUNE2 := out/default-tune2
