@@ -137,20 +137,17 @@ SYNTH_FRESH2_SEEDS ?= 7 8
 SYNTH_FRESH2     := $(foreach s,$(SYNTH_FRESH2_SEEDS),out/synth-$(s)/attr)
 SYNTH_FRESH3_SEEDS ?= 9 10
 SYNTH_FRESH3     := $(foreach s,$(SYNTH_FRESH3_SEEDS),out/synth-$(s)/attr)
+SYNTH_FRESH_ALL  := $(SYNTH_FRESH) $(SYNTH_FRESH2) $(SYNTH_FRESH3)
 comma            := ,
 space            := $() $()
 attr_list         = $(subst $(space),$(comma),$(1))
 attr_formats      = $(subst $(space),$(comma),$(1:%=deepfashion-attr))
-FN_FRESH_DATA     = $(FN_ALL_DATA),$(call attr_list,$(SYNTH_FRESH))
-FN_FRESH_FORMATS  = $(FN_ALL_FORMATS),$(call attr_formats,$(SYNTH_FRESH))
-FN_FRESH2_DATA    = $(FN_FRESH_DATA),$(call attr_list,$(SYNTH_FRESH2))
-FN_FRESH2_FORMATS = $(FN_FRESH_FORMATS),$(call attr_formats,$(SYNTH_FRESH2))
-FN_FRESH3_DATA    = $(FN_FRESH2_DATA),$(call attr_list,$(SYNTH_FRESH3))
-FN_FRESH3_FORMATS = $(FN_FRESH2_FORMATS),$(call attr_formats,$(SYNTH_FRESH3))
+# fn_fresh is the --data and --format flags of FN_ALL_DATA with the attribute sets $(1) added.
+fn_fresh          = --data $(FN_ALL_DATA),$(call attr_list,$(1)) --format $(FN_ALL_FORMATS),$(call attr_formats,$(1))
 # Its attribute scores are then calibrated on the validation photos of all of its attribute
 # sets, which no stage trains on.
-FN_CAL_DATA       = $(FN_ATTR_DATA),$(call attr_list,$(SYNTH_FRESH) $(SYNTH_FRESH2) $(SYNTH_FRESH3))
-FN_CAL_FORMATS    = deepfashion-attr,deepfashion-attr,deepfashion-attr,$(call attr_formats,$(SYNTH_FRESH) $(SYNTH_FRESH2) $(SYNTH_FRESH3))
+FN_CAL_DATA       = $(FN_ATTR_DATA),$(call attr_list,$(SYNTH_FRESH_ALL))
+FN_CAL_FORMATS    = deepfashion-attr,deepfashion-attr,deepfashion-attr,$(call attr_formats,$(SYNTH_FRESH_ALL))
 EXTRA_IMAGES_scenes := 6000
 EXTRA_IMAGES_fld    := 10000
 EXTRA_IMAGES_attr   := 24000
@@ -160,23 +157,23 @@ models: models-default models-fashion-mnist model-card
 $(SYNTH_TRAIN) $(SYNTH_TEST): build
 	@[ -d $@/scenes ] || ./$(BIN) synth --out $@ --seed $(lastword $(subst -, ,$@)) --images 20000
 
-$(SYNTH_EXTRA)/scenes $(SYNTH_EXTRA)/fld $(SYNTH_EXTRA)/attr $(SYNTH_MORE)/attr $(SYNTH_FRESH) $(SYNTH_FRESH2) $(SYNTH_FRESH3): build
+$(SYNTH_EXTRA)/scenes $(SYNTH_EXTRA)/fld $(SYNTH_EXTRA)/attr $(SYNTH_MORE)/attr $(SYNTH_FRESH_ALL): build
 	@[ -d $@ ] || ./$(BIN) synth --out $(@D) --seed $(lastword $(subst -, ,$(@D))) --only $(@F) \
 		--images $(EXTRA_IMAGES_$(@F))
 
 models-default: build $(SYNTH_TRAIN) $(SYNTH_TEST) $(SYNTH_EXTRA)/scenes $(SYNTH_EXTRA)/fld $(SYNTH_EXTRA)/attr \
-		$(SYNTH_MORE)/attr $(SYNTH_FRESH) $(SYNTH_FRESH2) $(SYNTH_FRESH3)
+		$(SYNTH_MORE)/attr $(SYNTH_FRESH_ALL)
 	./$(BIN) train fashionnet --data $(FN_ATTR_DATA) --format deepfashion-attr,deepfashion-attr,deepfashion-attr \
 		--out $(DEFAULT_BASE) $(FN_FLAGS) $(FN_BASE) $(RESUME)
 	./$(BIN) train fashionnet --data $(FN_ATTR_DATA) --format deepfashion-attr,deepfashion-attr,deepfashion-attr \
 		--init $(DEFAULT_BASE) --out $(DEFAULT_TUNE) $(FN_FLAGS) $(FN_TUNE) $(RESUME)
 	./$(BIN) train fashionnet --data $(FN_ALL_DATA) --format $(FN_ALL_FORMATS) --init $(DEFAULT_TUNE) \
 		--out $(DEFAULT_TUNE2) $(FN_FLAGS) $(FN_TUNE2) $(RESUME)
-	./$(BIN) train fashionnet --data $(FN_FRESH_DATA) --format $(FN_FRESH_FORMATS) --init $(DEFAULT_TUNE2) \
+	./$(BIN) train fashionnet $(call fn_fresh,$(SYNTH_FRESH)) --init $(DEFAULT_TUNE2) \
 		--out $(DEFAULT_TUNE3) $(FN_FLAGS) $(FN_TUNE3) $(RESUME)
-	./$(BIN) train fashionnet --data $(FN_FRESH2_DATA) --format $(FN_FRESH2_FORMATS) --init $(DEFAULT_TUNE3) \
+	./$(BIN) train fashionnet $(call fn_fresh,$(SYNTH_FRESH) $(SYNTH_FRESH2)) --init $(DEFAULT_TUNE3) \
 		--out $(DEFAULT_TUNE4) $(FN_FLAGS) $(FN_TUNE4) $(RESUME)
-	./$(BIN) train fashionnet --data $(FN_FRESH3_DATA) --format $(FN_FRESH3_FORMATS) --init $(DEFAULT_TUNE4) \
+	./$(BIN) train fashionnet $(call fn_fresh,$(SYNTH_FRESH_ALL)) --init $(DEFAULT_TUNE4) \
 		--out $(DEFAULT_TRAIN) $(FN_FLAGS) $(FN_TUNE5) $(RESUME)
 	./$(BIN) calibrate --model $(DEFAULT_TRAIN) --data $(FN_CAL_DATA) --format $(FN_CAL_FORMATS)
 	./$(BIN) train detector --data $(SYNTH_EXTRA)/scenes --format deepfashion2 \

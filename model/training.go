@@ -16,8 +16,6 @@ import (
 
 // Trained is a finished run of the training loop on one of a bundle's networks.
 type Trained struct {
-	// Task is the network's task.
-	Task string
 	// Config is the run's configuration, with its Dir and Name filled in.
 	Config train.Config
 	Result *train.Result
@@ -25,13 +23,23 @@ type Trained struct {
 	Store *mlmodel.Store
 	// Samples is the number of training examples.
 	Samples int
+	// Earlier are the runs of the network it started from (Config.InitFrom), earliest first.
+	Earlier []Training
 }
 
 // RunTraining trains the network of task with train.Run on a new store seeded with tc.Seed. The
 // loop keeps its checkpoints and curves in bundleDir/trainingDir (slash-separated); tc.Name
-// defaults to task.
+// defaults to task. A run that starts from a bundle's weights (tc.InitFrom) first reads the runs
+// of that bundle's network, for its record, so that a missing one fails before the training.
 func RunTraining(ctx context.Context, backend compute.Backend, task, bundleDir, trainingDir string, tc train.Config,
 	modelFn train.ModelFn, lossFn train.LossFn, src train.Source) (*Trained, error) {
+	var earlier []Training
+	if tc.InitFrom != "" {
+		var err error
+		if earlier, err = runsOf(tc.InitFrom, task); err != nil {
+			return nil, err
+		}
+	}
 	tc.Dir = filepath.Join(bundleDir, filepath.FromSlash(trainingDir))
 	if tc.Name == "" {
 		tc.Name = task
@@ -41,7 +49,7 @@ func RunTraining(ctx context.Context, backend compute.Backend, task, bundleDir, 
 	if err != nil {
 		return nil, err
 	}
-	return &Trained{Task: task, Config: tc, Result: res, Store: store, Samples: src.Len()}, nil
+	return &Trained{Config: tc, Result: res, Store: store, Samples: src.Len(), Earlier: earlier}, nil
 }
 
 // String tells how many steps the run did and how fast.
@@ -54,38 +62,30 @@ func (t *Trained) String() string {
 // Training describes the run for bundle.json, given what the loop does not know: the data
 // (trained on its train split), the augmentation and the backend. Epochs is 0 when the run was
 // bounded by steps. A run that started from a bundle's weights (train.Config.InitFrom) also
-// records the runs of that bundle's network, which must still be readable.
-func (t *Trained) Training(data, format, augmentation, backend string) (Training, error) {
+// records the runs of that bundle's network.
+func (t *Trained) Training(data, format, augmentation, backend string) Training {
 	tc, r := t.Config, t.Result
 	epochs := tc.Epochs
 	if tc.Steps > 0 {
 		epochs = 0
 	}
-	tr := Training{
+	return Training{
 		Dataset: data, Format: format, Split: string(dataset.Train), Samples: t.Samples,
 		Augmentation: augmentation, Epochs: epochs, Steps: r.Step, BatchSize: tc.BatchSize,
 		LearningRate: tc.LearningRate, Seed: tc.Seed, InitializedFrom: tc.InitFrom, Backend: backend, Seconds: r.TotalElapsed.Seconds(),
+		Earlier: t.Earlier,
 	}
-	if tc.InitFrom == "" {
-		return tr, nil
-	}
-	earlier, err := runsOf(tc.InitFrom, t.Task)
-	if err != nil {
-		return Training{}, fmt.Errorf("recording the runs of %s, which this one continued: %w", tc.InitFrom, err)
-	}
-	tr.Earlier = earlier
-	return tr, nil
 }
 
 // runsOf returns the runs that the network of task in the bundle dir went through, earliest first.
 func runsOf(dir, task string) ([]Training, error) {
 	b, err := Load(dir)
-	if err != nil {
-		return nil, err
+	var n *Network
+	if err == nil {
+		n, err = b.Network(task)
 	}
-	n, err := b.Network(task)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("reading the runs of %s, which this one continues: %w", dir, err)
 	}
 	last := n.Training
 	last.Earlier = nil

@@ -45,18 +45,23 @@ func TestTrainingEarlier(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			run := &Trained{Task: tc.task, Config: train.Config{InitFrom: tc.from, Steps: 300, BatchSize: 64, Seed: 3},
-				Result: &train.Result{Step: 300, TotalElapsed: time.Minute}, Samples: 1000}
-			got, err := run.Training("c", "deepfashion-attr", "flip", "go")
-			if tc.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
-					t.Fatalf("err = %v, want one naming %q", err, tc.wantErr)
+			var earlier []Training
+			if tc.from != "" { // as RunTraining does before it trains
+				var err error
+				earlier, err = runsOf(tc.from, tc.task)
+				if tc.wantErr != "" {
+					if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+						t.Fatalf("err = %v, want one naming %q", err, tc.wantErr)
+					}
+					return
 				}
-				return
+				if err != nil {
+					t.Fatal(err)
+				}
 			}
-			if err != nil {
-				t.Fatal(err)
-			}
+			run := &Trained{Config: train.Config{InitFrom: tc.from, Steps: 300, BatchSize: 64, Seed: 3},
+				Result: &train.Result{Step: 300, TotalElapsed: time.Minute}, Samples: 1000, Earlier: earlier}
+			got := run.Training("c", "deepfashion-attr", "flip", "go")
 			if got.Steps != 300 || got.Seed != 3 || got.InitializedFrom != tc.from || got.Seconds != 60 {
 				t.Errorf("record %+v: not this run's", got)
 			}

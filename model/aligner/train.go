@@ -84,13 +84,9 @@ func Train(ctx context.Context, backend compute.Backend, d *dataset.Dataset, opt
 
 	// The aligner adds the landmark names; SaveTrained keeps the rest of the bundle's vocabulary
 	// (FashionNet's categories and attributes) and its other networks.
-	record, err := run.Training(opts.Dataset, opts.Format,
+	net := model.RGBNetwork(model.TaskAligner, cfg.InputSize(), trainSet.Norm, run.Training(opts.Dataset, opts.Format,
 		fmt.Sprintf("box crop with %.2f margin, scale jitter %.2f, shift %.2f, horizontal flip", cfg.Margin, Jitter.Scale, Jitter.Shift),
-		opts.Backend)
-	if err != nil {
-		return nil, err
-	}
-	net := model.RGBNetwork(model.TaskAligner, cfg.InputSize(), trainSet.Norm, record)
+		opts.Backend))
 	b := model.New(model.Vocabulary{Landmarks: fashion.LandmarkNames[:]})
 	if err := b.SaveTrained(opts.Out, net, cfg, result, run.Store, Scope); err != nil {
 		return nil, err

@@ -252,17 +252,13 @@ func Train(ctx context.Context, backend compute.Backend, d *dataset.Dataset, opt
 	if trainSet.Augment {
 		augmentation = fmt.Sprintf("random crop with %d px zero padding, horizontal flip", trainSet.Pad)
 	}
-	record, err := run.Training(opts.Dataset, opts.Format, augmentation, opts.Backend)
-	if err != nil {
-		return nil, err
-	}
 	net := &model.Network{
 		Task:          model.TaskClassifier,
 		InputSize:     [2]int{trainSet.H, trainSet.W},
 		Channels:      1,
 		Normalization: model.Normalization{Mean: FashionMNISTNorm.Mean, Std: FashionMNISTNorm.Std},
 		Config:        netCfg,
-		Training:      record,
+		Training:      run.Training(opts.Dataset, opts.Format, augmentation, opts.Backend),
 		Metrics:       metrics,
 	}
 	b.Vocabulary = vocab

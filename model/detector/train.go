@@ -103,13 +103,9 @@ func Train(ctx context.Context, backend compute.Backend, d *dataset.Dataset, opt
 
 	// The detector's classes live in its config: SaveTrained keeps the bundle's vocabulary
 	// (FashionNet's categories and attributes) and its other networks.
-	record, err := run.Training(opts.Dataset, opts.Format,
+	net := model.RGBNetwork(model.TaskDetector, cfg.InputSize(), trainSet.Norm, run.Training(opts.Dataset, opts.Format,
 		fmt.Sprintf("letterbox, random zoom on %.0f-100%% of the image, horizontal flip", 100*(1-zoomAugment)),
-		opts.Backend)
-	if err != nil {
-		return nil, err
-	}
-	net := model.RGBNetwork(model.TaskDetector, cfg.InputSize(), trainSet.Norm, record)
+		opts.Backend))
 	if err := model.New(model.Vocabulary{}).SaveTrained(opts.Out, net, cfg, result, run.Store, Scope); err != nil {
 		return nil, err
 	}

@@ -160,11 +160,8 @@ func Train(ctx context.Context, backend compute.Backend, sets []*dataset.Dataset
 	for i, d := range sets {
 		formats[i] = d.Format
 	}
-	record, err := trained.Training(opts.Dataset, strings.Join(formats, ","), aug, opts.Backend)
-	if err != nil {
-		return nil, err
-	}
-	net := model.RGBNetwork(model.TaskFashionNet, cfg.Backbone.InputSize, Norm, record)
+	net := model.RGBNetwork(model.TaskFashionNet, cfg.Backbone.InputSize, Norm,
+		trained.Training(opts.Dataset, strings.Join(formats, ","), aug, opts.Backend))
 	b.Vocabulary = vocab
 	if err := b.SaveTrained(opts.Out, net, cfg, metrics, trained.Store, Scope); err != nil {
 		return nil, err
