@@ -94,14 +94,15 @@ FN_DATA          = $(1)/attr,$(1)/inshop,$(1)/c2s
 # three training sets (they carry no item ids), then 2600 steps on all of its photos with the
 # identity losses (the item classification next to the triplet loss: the embedding collapses
 # without it), then 2200 steps with fresh attribute photos of seeds SYNTH_FRESH_SEEDS added,
-# 1800 more with those of SYNTH_FRESH2_SEEDS and 1800 more with those of SYNTH_FRESH3_SEEDS; the
-# detector first at 192 px, then twice at 256 px. On two CPU cores FashionNet's stages take about
-# 2.3 s a step (6 h 23 min in all).
+# 1800 more with those of SYNTH_FRESH2_SEEDS, 1800 more with those of SYNTH_FRESH3_SEEDS and 2000
+# more with those of SYNTH_FRESH4_SEEDS; the detector first at 192 px, then twice at 256 px. On two
+# CPU cores FashionNet's stages take about 2.3 s a step (7 h 31 min in all).
 DEFAULT_BASE  := out/default-base
 DEFAULT_TUNE  := out/default-tune
 DEFAULT_TUNE2 := out/default-tune2
 DEFAULT_TUNE3 := out/default-tune3
 DEFAULT_TUNE4 := out/default-tune4
+DEFAULT_TUNE5 := out/default-tune5
 FN_ATTR_DATA   = $(SYNTH_TRAIN)/attr,$(SYNTH_EXTRA)/attr,$(SYNTH_MORE)/attr
 FN_FLAGS     := --backbone resnet --backbone-widths 32,64,128,256 --batch 64 --input-size 128 \
 	--attr-loss weighted-bce --attr-weight 2 --attr-adjust 0.5
@@ -111,6 +112,7 @@ FN_TUNE2     := --identity-weight 1 --steps 2600 --lr 1e-3 --warmup 100 --seed 3
 FN_TUNE3     := --identity-weight 1 --steps 2200 --lr 7e-4 --warmup 100 --seed 4
 FN_TUNE4     := --identity-weight 1 --steps 1800 --lr 5e-4 --warmup 100 --seed 5
 FN_TUNE5     := --identity-weight 1 --steps 1800 --lr 5e-4 --warmup 100 --seed 6
+FN_TUNE6     := --identity-weight 1 --steps 2000 --lr 5e-4 --warmup 100 --seed 7
 DET_FLAGS    := --batch 16 --det-classes types
 DET_BASE     := --epochs 16 --det-input-size 192
 DET_TUNE     := --epochs 15 --det-input-size 256 --lr 1e-3 --warmup 300
@@ -128,7 +130,8 @@ SYNTH_MORE       := out/synth-$(SYNTH_MORE_SEED)
 # sets, its fourth from those and 24000 attribute photos of each of SYNTH_FRESH_SEEDS, which it
 # has not seen (the third stage's loss fell at each new pass over its photos), its fifth from
 # all of those and the attribute photos of SYNTH_FRESH2_SEEDS, its sixth from all of those and
-# the attribute photos of SYNTH_FRESH3_SEEDS.
+# the attribute photos of SYNTH_FRESH3_SEEDS, its seventh from all of those and the attribute
+# photos of SYNTH_FRESH4_SEEDS.
 FN_ALL_DATA    = $(call FN_DATA,$(SYNTH_TRAIN)),$(SYNTH_EXTRA)/attr,$(SYNTH_MORE)/attr
 FN_ALL_FORMATS = $(FN_FORMATS),deepfashion-attr,deepfashion-attr
 SYNTH_FRESH_SEEDS ?= 5 6
@@ -137,7 +140,9 @@ SYNTH_FRESH2_SEEDS ?= 7 8
 SYNTH_FRESH2     := $(foreach s,$(SYNTH_FRESH2_SEEDS),out/synth-$(s)/attr)
 SYNTH_FRESH3_SEEDS ?= 9 10
 SYNTH_FRESH3     := $(foreach s,$(SYNTH_FRESH3_SEEDS),out/synth-$(s)/attr)
-SYNTH_FRESH_ALL  := $(SYNTH_FRESH) $(SYNTH_FRESH2) $(SYNTH_FRESH3)
+SYNTH_FRESH4_SEEDS ?= 11 12
+SYNTH_FRESH4     := $(foreach s,$(SYNTH_FRESH4_SEEDS),out/synth-$(s)/attr)
+SYNTH_FRESH_ALL  := $(SYNTH_FRESH) $(SYNTH_FRESH2) $(SYNTH_FRESH3) $(SYNTH_FRESH4)
 comma            := ,
 space            := $() $()
 attr_list         = $(subst $(space),$(comma),$(1))
@@ -173,8 +178,10 @@ models-default: build $(SYNTH_TRAIN) $(SYNTH_TEST) $(SYNTH_EXTRA)/scenes $(SYNTH
 		--out $(DEFAULT_TUNE3) $(FN_FLAGS) $(FN_TUNE3) $(RESUME)
 	./$(BIN) train fashionnet $(call fn_fresh,$(SYNTH_FRESH) $(SYNTH_FRESH2)) --init $(DEFAULT_TUNE3) \
 		--out $(DEFAULT_TUNE4) $(FN_FLAGS) $(FN_TUNE4) $(RESUME)
-	./$(BIN) train fashionnet $(call fn_fresh,$(SYNTH_FRESH_ALL)) --init $(DEFAULT_TUNE4) \
-		--out $(DEFAULT_TRAIN) $(FN_FLAGS) $(FN_TUNE5) $(RESUME)
+	./$(BIN) train fashionnet $(call fn_fresh,$(SYNTH_FRESH) $(SYNTH_FRESH2) $(SYNTH_FRESH3)) \
+		--init $(DEFAULT_TUNE4) --out $(DEFAULT_TUNE5) $(FN_FLAGS) $(FN_TUNE5) $(RESUME)
+	./$(BIN) train fashionnet $(call fn_fresh,$(SYNTH_FRESH_ALL)) --init $(DEFAULT_TUNE5) \
+		--out $(DEFAULT_TRAIN) $(FN_FLAGS) $(FN_TUNE6) $(RESUME)
 	./$(BIN) calibrate --model $(DEFAULT_TRAIN) --data $(FN_CAL_DATA) --format $(FN_CAL_FORMATS)
 	./$(BIN) train detector --data $(SYNTH_EXTRA)/scenes --format deepfashion2 \
 		--out $(DEFAULT_BASE) --seed $(SYNTH_SEED) $(DET_FLAGS) $(DET_BASE) $(RESUME)
