@@ -134,14 +134,16 @@ SYNTH_MORE       := out/synth-$(SYNTH_MORE_SEED)
 # photos of SYNTH_FRESH4_SEEDS.
 FN_ALL_DATA    = $(call FN_DATA,$(SYNTH_TRAIN)),$(SYNTH_EXTRA)/attr,$(SYNTH_MORE)/attr
 FN_ALL_FORMATS = $(FN_FORMATS),deepfashion-attr,deepfashion-attr
+# attr_sets is the attribute folders of the seeds $(1).
+attr_sets         = $(foreach s,$(1),out/synth-$(s)/attr)
 SYNTH_FRESH_SEEDS ?= 5 6
-SYNTH_FRESH      := $(foreach s,$(SYNTH_FRESH_SEEDS),out/synth-$(s)/attr)
+SYNTH_FRESH      := $(call attr_sets,$(SYNTH_FRESH_SEEDS))
 SYNTH_FRESH2_SEEDS ?= 7 8
-SYNTH_FRESH2     := $(foreach s,$(SYNTH_FRESH2_SEEDS),out/synth-$(s)/attr)
+SYNTH_FRESH2     := $(call attr_sets,$(SYNTH_FRESH2_SEEDS))
 SYNTH_FRESH3_SEEDS ?= 9 10
-SYNTH_FRESH3     := $(foreach s,$(SYNTH_FRESH3_SEEDS),out/synth-$(s)/attr)
+SYNTH_FRESH3     := $(call attr_sets,$(SYNTH_FRESH3_SEEDS))
 SYNTH_FRESH4_SEEDS ?= 11 12
-SYNTH_FRESH4     := $(foreach s,$(SYNTH_FRESH4_SEEDS),out/synth-$(s)/attr)
+SYNTH_FRESH4     := $(call attr_sets,$(SYNTH_FRESH4_SEEDS))
 SYNTH_FRESH_ALL  := $(SYNTH_FRESH) $(SYNTH_FRESH2) $(SYNTH_FRESH3) $(SYNTH_FRESH4)
 comma            := ,
 space            := $() $()
