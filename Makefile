@@ -94,15 +94,17 @@ FN_DATA          = $(1)/attr,$(1)/inshop,$(1)/c2s
 # three training sets (they carry no item ids), then 2600 steps on all of its photos with the
 # identity losses (the item classification next to the triplet loss: the embedding collapses
 # without it), then 2200 steps with fresh attribute photos of seeds SYNTH_FRESH_SEEDS added,
-# 1800 more with those of SYNTH_FRESH2_SEEDS, 1800 more with those of SYNTH_FRESH3_SEEDS and 2000
-# more with those of SYNTH_FRESH4_SEEDS; the detector first at 192 px, then twice at 256 px. On two
-# CPU cores FashionNet's stages take about 2.3 s a step (7 h 31 min in all).
+# 1800 more with those of SYNTH_FRESH2_SEEDS, 1800 more with those of SYNTH_FRESH3_SEEDS, 2000
+# more with those of SYNTH_FRESH4_SEEDS and 2000 more with those of SYNTH_FRESH5_SEEDS; the
+# detector first at 192 px, then twice at 256 px. On two CPU cores FashionNet's stages take about
+# 2.3 s a step (8 h 47 min in all).
 DEFAULT_BASE  := out/default-base
 DEFAULT_TUNE  := out/default-tune
 DEFAULT_TUNE2 := out/default-tune2
 DEFAULT_TUNE3 := out/default-tune3
 DEFAULT_TUNE4 := out/default-tune4
 DEFAULT_TUNE5 := out/default-tune5
+DEFAULT_TUNE6 := out/default-tune6
 FN_ATTR_DATA   = $(SYNTH_TRAIN)/attr,$(SYNTH_EXTRA)/attr,$(SYNTH_MORE)/attr
 FN_FLAGS     := --backbone resnet --backbone-widths 32,64,128,256 --batch 64 --input-size 128 \
 	--attr-loss weighted-bce --attr-weight 2 --attr-adjust 0.5
@@ -113,6 +115,7 @@ FN_TUNE3     := --identity-weight 1 --steps 2200 --lr 7e-4 --warmup 100 --seed 4
 FN_TUNE4     := --identity-weight 1 --steps 1800 --lr 5e-4 --warmup 100 --seed 5
 FN_TUNE5     := --identity-weight 1 --steps 1800 --lr 5e-4 --warmup 100 --seed 6
 FN_TUNE6     := --identity-weight 1 --steps 2000 --lr 5e-4 --warmup 100 --seed 7
+FN_TUNE7     := --identity-weight 1 --steps 2000 --lr 5e-4 --warmup 100 --seed 8
 DET_FLAGS    := --batch 16 --det-classes types
 DET_BASE     := --epochs 16 --det-input-size 192
 DET_TUNE     := --epochs 15 --det-input-size 256 --lr 1e-3 --warmup 300
@@ -130,8 +133,8 @@ SYNTH_MORE       := out/synth-$(SYNTH_MORE_SEED)
 # sets, its fourth from those and 24000 attribute photos of each of SYNTH_FRESH_SEEDS, which it
 # has not seen (the third stage's loss fell at each new pass over its photos), its fifth from
 # all of those and the attribute photos of SYNTH_FRESH2_SEEDS, its sixth from all of those and
-# the attribute photos of SYNTH_FRESH3_SEEDS, its seventh from all of those and the attribute
-# photos of SYNTH_FRESH4_SEEDS.
+# the attribute photos of SYNTH_FRESH3_SEEDS, and so on to its eighth, which adds those of
+# SYNTH_FRESH5_SEEDS.
 FN_ALL_DATA    = $(call FN_DATA,$(SYNTH_TRAIN)),$(SYNTH_EXTRA)/attr,$(SYNTH_MORE)/attr
 FN_ALL_FORMATS = $(FN_FORMATS),deepfashion-attr,deepfashion-attr
 # attr_sets is the attribute folders of the seeds $(1).
@@ -144,13 +147,18 @@ SYNTH_FRESH3_SEEDS ?= 9 10
 SYNTH_FRESH3     := $(call attr_sets,$(SYNTH_FRESH3_SEEDS))
 SYNTH_FRESH4_SEEDS ?= 11 12
 SYNTH_FRESH4     := $(call attr_sets,$(SYNTH_FRESH4_SEEDS))
-SYNTH_FRESH_ALL  := $(SYNTH_FRESH) $(SYNTH_FRESH2) $(SYNTH_FRESH3) $(SYNTH_FRESH4)
+SYNTH_FRESH5_SEEDS ?= 13 14
+SYNTH_FRESH5     := $(call attr_sets,$(SYNTH_FRESH5_SEEDS))
+SYNTH_FRESH_ALL  := $(SYNTH_FRESH) $(SYNTH_FRESH2) $(SYNTH_FRESH3) $(SYNTH_FRESH4) $(SYNTH_FRESH5)
 comma            := ,
 space            := $() $()
 attr_list         = $(subst $(space),$(comma),$(1))
 attr_formats      = $(subst $(space),$(comma),$(1:%=deepfashion-attr))
 # fn_fresh is the --data and --format flags of FN_ALL_DATA with the attribute sets $(1) added.
 fn_fresh          = --data $(FN_ALL_DATA),$(call attr_list,$(1)) --format $(FN_ALL_FORMATS),$(call attr_formats,$(1))
+# fn_stage trains a FashionNet stage on the fresh attribute sets $(1) from the run $(2) into $(3),
+# with the stage's flags $(4).
+fn_stage          = ./$(BIN) train fashionnet $(call fn_fresh,$(1)) --init $(2) --out $(3) $(FN_FLAGS) $(4) $(RESUME)
 # Its attribute scores are then calibrated on the validation photos of all of its attribute
 # sets, which no stage trains on.
 FN_CAL_DATA       = $(FN_ATTR_DATA),$(call attr_list,$(SYNTH_FRESH_ALL))
@@ -176,14 +184,11 @@ models-default: build $(SYNTH_TRAIN) $(SYNTH_TEST) $(SYNTH_EXTRA)/scenes $(SYNTH
 		--init $(DEFAULT_BASE) --out $(DEFAULT_TUNE) $(FN_FLAGS) $(FN_TUNE) $(RESUME)
 	./$(BIN) train fashionnet --data $(FN_ALL_DATA) --format $(FN_ALL_FORMATS) --init $(DEFAULT_TUNE) \
 		--out $(DEFAULT_TUNE2) $(FN_FLAGS) $(FN_TUNE2) $(RESUME)
-	./$(BIN) train fashionnet $(call fn_fresh,$(SYNTH_FRESH)) --init $(DEFAULT_TUNE2) \
-		--out $(DEFAULT_TUNE3) $(FN_FLAGS) $(FN_TUNE3) $(RESUME)
-	./$(BIN) train fashionnet $(call fn_fresh,$(SYNTH_FRESH) $(SYNTH_FRESH2)) --init $(DEFAULT_TUNE3) \
-		--out $(DEFAULT_TUNE4) $(FN_FLAGS) $(FN_TUNE4) $(RESUME)
-	./$(BIN) train fashionnet $(call fn_fresh,$(SYNTH_FRESH) $(SYNTH_FRESH2) $(SYNTH_FRESH3)) \
-		--init $(DEFAULT_TUNE4) --out $(DEFAULT_TUNE5) $(FN_FLAGS) $(FN_TUNE5) $(RESUME)
-	./$(BIN) train fashionnet $(call fn_fresh,$(SYNTH_FRESH_ALL)) --init $(DEFAULT_TUNE5) \
-		--out $(DEFAULT_TRAIN) $(FN_FLAGS) $(FN_TUNE6) $(RESUME)
+	$(call fn_stage,$(SYNTH_FRESH),$(DEFAULT_TUNE2),$(DEFAULT_TUNE3),$(FN_TUNE3))
+	$(call fn_stage,$(SYNTH_FRESH) $(SYNTH_FRESH2),$(DEFAULT_TUNE3),$(DEFAULT_TUNE4),$(FN_TUNE4))
+	$(call fn_stage,$(SYNTH_FRESH) $(SYNTH_FRESH2) $(SYNTH_FRESH3),$(DEFAULT_TUNE4),$(DEFAULT_TUNE5),$(FN_TUNE5))
+	$(call fn_stage,$(SYNTH_FRESH) $(SYNTH_FRESH2) $(SYNTH_FRESH3) $(SYNTH_FRESH4),$(DEFAULT_TUNE5),$(DEFAULT_TUNE6),$(FN_TUNE6))
+	$(call fn_stage,$(SYNTH_FRESH_ALL),$(DEFAULT_TUNE6),$(DEFAULT_TRAIN),$(FN_TUNE7))
 	./$(BIN) calibrate --model $(DEFAULT_TRAIN) --data $(FN_CAL_DATA) --format $(FN_CAL_FORMATS)
 	./$(BIN) train detector --data $(SYNTH_EXTRA)/scenes --format deepfashion2 \
 		--out $(DEFAULT_BASE) --seed $(SYNTH_SEED) $(DET_FLAGS) $(DET_BASE) $(RESUME)
