@@ -149,7 +149,9 @@ SYNTH_FRESH4_SEEDS ?= 11 12
 SYNTH_FRESH4     := $(call attr_sets,$(SYNTH_FRESH4_SEEDS))
 SYNTH_FRESH5_SEEDS ?= 13 14
 SYNTH_FRESH5     := $(call attr_sets,$(SYNTH_FRESH5_SEEDS))
-SYNTH_FRESH_ALL  := $(SYNTH_FRESH) $(SYNTH_FRESH2) $(SYNTH_FRESH3) $(SYNTH_FRESH4) $(SYNTH_FRESH5)
+# fresh_upto is the attribute sets of SYNTH_FRESH_SEEDS to SYNTH_FRESH$(1)_SEEDS.
+fresh_upto        = $(strip $(SYNTH_FRESH) $(foreach i,$(wordlist 2,$(1),1 2 3 4 5 6 7 8 9),$(SYNTH_FRESH$(i))))
+SYNTH_FRESH_ALL  := $(call fresh_upto,5)
 comma            := ,
 space            := $() $()
 attr_list         = $(subst $(space),$(comma),$(1))
@@ -184,11 +186,11 @@ models-default: build $(SYNTH_TRAIN) $(SYNTH_TEST) $(SYNTH_EXTRA)/scenes $(SYNTH
 		--init $(DEFAULT_BASE) --out $(DEFAULT_TUNE) $(FN_FLAGS) $(FN_TUNE) $(RESUME)
 	./$(BIN) train fashionnet --data $(FN_ALL_DATA) --format $(FN_ALL_FORMATS) --init $(DEFAULT_TUNE) \
 		--out $(DEFAULT_TUNE2) $(FN_FLAGS) $(FN_TUNE2) $(RESUME)
-	$(call fn_stage,$(SYNTH_FRESH),$(DEFAULT_TUNE2),$(DEFAULT_TUNE3),$(FN_TUNE3))
-	$(call fn_stage,$(SYNTH_FRESH) $(SYNTH_FRESH2),$(DEFAULT_TUNE3),$(DEFAULT_TUNE4),$(FN_TUNE4))
-	$(call fn_stage,$(SYNTH_FRESH) $(SYNTH_FRESH2) $(SYNTH_FRESH3),$(DEFAULT_TUNE4),$(DEFAULT_TUNE5),$(FN_TUNE5))
-	$(call fn_stage,$(SYNTH_FRESH) $(SYNTH_FRESH2) $(SYNTH_FRESH3) $(SYNTH_FRESH4),$(DEFAULT_TUNE5),$(DEFAULT_TUNE6),$(FN_TUNE6))
-	$(call fn_stage,$(SYNTH_FRESH_ALL),$(DEFAULT_TUNE6),$(DEFAULT_TRAIN),$(FN_TUNE7))
+	$(call fn_stage,$(call fresh_upto,1),$(DEFAULT_TUNE2),$(DEFAULT_TUNE3),$(FN_TUNE3))
+	$(call fn_stage,$(call fresh_upto,2),$(DEFAULT_TUNE3),$(DEFAULT_TUNE4),$(FN_TUNE4))
+	$(call fn_stage,$(call fresh_upto,3),$(DEFAULT_TUNE4),$(DEFAULT_TUNE5),$(FN_TUNE5))
+	$(call fn_stage,$(call fresh_upto,4),$(DEFAULT_TUNE5),$(DEFAULT_TUNE6),$(FN_TUNE6))
+	$(call fn_stage,$(call fresh_upto,5),$(DEFAULT_TUNE6),$(DEFAULT_TRAIN),$(FN_TUNE7))
 	./$(BIN) calibrate --model $(DEFAULT_TRAIN) --data $(FN_CAL_DATA) --format $(FN_CAL_FORMATS)
 	./$(BIN) train detector --data $(SYNTH_EXTRA)/scenes --format deepfashion2 \
 		--out $(DEFAULT_BASE) --seed $(SYNTH_SEED) $(DET_FLAGS) $(DET_BASE) $(RESUME)
