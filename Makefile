@@ -140,17 +140,12 @@ FN_ALL_FORMATS = $(FN_FORMATS),deepfashion-attr,deepfashion-attr
 # attr_sets is the attribute folders of the seeds $(1).
 attr_sets         = $(foreach s,$(1),out/synth-$(s)/attr)
 SYNTH_FRESH_SEEDS ?= 5 6
-SYNTH_FRESH      := $(call attr_sets,$(SYNTH_FRESH_SEEDS))
 SYNTH_FRESH2_SEEDS ?= 7 8
-SYNTH_FRESH2     := $(call attr_sets,$(SYNTH_FRESH2_SEEDS))
 SYNTH_FRESH3_SEEDS ?= 9 10
-SYNTH_FRESH3     := $(call attr_sets,$(SYNTH_FRESH3_SEEDS))
 SYNTH_FRESH4_SEEDS ?= 11 12
-SYNTH_FRESH4     := $(call attr_sets,$(SYNTH_FRESH4_SEEDS))
 SYNTH_FRESH5_SEEDS ?= 13 14
-SYNTH_FRESH5     := $(call attr_sets,$(SYNTH_FRESH5_SEEDS))
-# fresh_upto is the attribute sets of SYNTH_FRESH_SEEDS to SYNTH_FRESH$(1)_SEEDS.
-fresh_upto        = $(strip $(SYNTH_FRESH) $(foreach i,$(wordlist 2,$(1),1 2 3 4 5 6 7 8 9),$(SYNTH_FRESH$(i))))
+# fresh_upto is the attribute folders of the seeds SYNTH_FRESH_SEEDS to SYNTH_FRESH$(1)_SEEDS.
+fresh_upto        = $(call attr_sets,$(SYNTH_FRESH_SEEDS) $(foreach i,$(wordlist 2,$(1),1 2 3 4 5 6 7 8 9),$(SYNTH_FRESH$(i)_SEEDS)))
 SYNTH_FRESH_ALL  := $(call fresh_upto,5)
 comma            := ,
 space            := $() $()
