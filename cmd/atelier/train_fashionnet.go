@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gomlx/compute"
+	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
@@ -33,7 +35,8 @@ const fashionNetDefaultEpochs = 20
 type fashionNetFlags struct {
 	inputSize, embeddingDim, landmarkSteps, views int
 	arch, widths, attrLoss, mining                string
-	noPooling, poolAtTruth                        bool
+	attrHidden                                    int
+	noPooling, poolAtTruth, headOnly              bool
 	identityWeight, attrWeight, attrAdjust        float64
 }
 
@@ -54,6 +57,8 @@ func addFashionNetFlags(f *pflag.FlagSet) *fashionNetFlags {
 	f.Float64Var(&o.attrWeight, "attr-weight", d.Weights.Attributes, "fashionnet: weight of the attribute loss")
 	f.Float64Var(&o.attrAdjust, "attr-adjust", d.AttributeAdjust, "fashionnet: tau of the attribute scores' prior correction, logit - tau*ln(prior) (0: raw scores)")
 	f.IntVar(&o.views, "views", d.ViewsPerItem, "fashionnet: K of the P items x K views batches")
+	f.IntVar(&o.attrHidden, "attr-hidden", d.AttributeHidden, "fashionnet: width of the attribute head's hidden layer, on the fused features and the backbone's texture statistics (0: one linear layer on the fused features)")
+	f.BoolVar(&o.headOnly, "attr-head-only", false, "fashionnet: keep the network of --init and train only a new attribute head (--attr-hidden wide) on its features of the data")
 	return o
 }
 
@@ -79,6 +84,7 @@ func (o *fashionNetFlags) config() (fashionnet.Config, error) {
 	cfg.LandmarkPooling, cfg.PoolAtTruth = !o.noPooling, o.poolAtTruth
 	cfg.LandmarkSteps, cfg.ViewsPerItem = o.landmarkSteps, o.views
 	cfg.Weights.Identity, cfg.Weights.Attributes, cfg.AttributeAdjust = o.identityWeight, o.attrWeight, o.attrAdjust
+	cfg.AttributeHidden = o.attrHidden
 	if err := cfg.Validate(); err != nil {
 		return cfg, badInput(err)
 	}
@@ -121,6 +127,9 @@ func trainFashionNet(cmd *cobra.Command, data, format, out string, tc train.Conf
 	if err != nil {
 		return err
 	}
+	if flags.headOnly && (tc.InitFrom == "" || cfg.AttributeHidden < 1) {
+		return badInputf("--attr-head-only trains a new attribute head for the network of --init: give --init and --attr-hidden >= 1")
+	}
 	if tc.Epochs == 0 && tc.Steps == 0 {
 		tc.Epochs = fashionNetDefaultEpochs
 	}
@@ -135,20 +144,27 @@ func trainFashionNet(cmd *cobra.Command, data, format, out string, tc train.Conf
 	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	start := time.Now()
-	rep, err := fashionnet.Train(ctx, backend, sets, fashionnet.Options{
-		Out:       out,
-		Config:    cfg,
-		Train:     tc,
-		NoAugment: noAugment,
-		Dataset:   data,
-		Backend:   backendName,
-		Log:       os.Stderr,
-	})
+	trainingDir := fashionnet.TrainingDir
+	var rep *fashionnet.Report
+	if flags.headOnly {
+		trainingDir = fashionnet.HeadTrainingDir
+		rep, err = trainAttributeHead(ctx, backend, backendName, sets, data, out, tc, cfg.AttributeHidden)
+	} else {
+		rep, err = fashionnet.Train(ctx, backend, sets, fashionnet.Options{
+			Out:       out,
+			Config:    cfg,
+			Train:     tc,
+			NoAugment: noAugment,
+			Dataset:   data,
+			Backend:   backendName,
+			Log:       os.Stderr,
+		})
+	}
 	switch {
 	case errors.Is(err, train.ErrNoCheckpoint):
 		return badInput(err)
 	case errors.Is(err, context.Canceled):
-		return fmt.Errorf("%w; the checkpoint is in %s/%s: run again with --resume to continue", err, out, fashionnet.TrainingDir)
+		return fmt.Errorf("%w; the checkpoint is in %s/%s: run again with --resume to continue", err, out, trainingDir)
 	case err != nil:
 		return err
 	}
@@ -158,4 +174,20 @@ func trainFashionNet(cmd *cobra.Command, data, format, out string, tc train.Conf
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "trained fashionnet for %d steps in %.0f s on %s; bundle in %s\n", rep.Run.Step, sum.Seconds, backendName, out)
 	return printFashionNetResult(cmd, rep.Metrics)
+}
+
+// trainAttributeHead is "atelier train fashionnet --attr-head-only": a new attribute head of
+// width hidden for the network of --init (tc.InitFrom), trained on its features of the data.
+func trainAttributeHead(ctx context.Context, backend compute.Backend, backendName string, sets []*dataset.Dataset,
+	data, out string, tc train.Config, hidden int) (*fashionnet.Report, error) {
+	var bar *progressbar.ProgressBar
+	return fashionnet.TrainAttributeHead(ctx, backend, sets, fashionnet.HeadOptions{
+		Init: tc.InitFrom, Out: out, Hidden: hidden, Train: tc, Dataset: data, Backend: backendName, Log: os.Stderr,
+		Progress: func(done, total int) {
+			if bar == nil {
+				bar = newBar(os.Stderr, total, "attribute features", "garments")
+			}
+			_ = bar.Set(done)
+		},
+	})
 }

@@ -111,6 +111,7 @@ func TestTrainEvalBadUsage(t *testing.T) {
 		{"wrong format", []string{"train", "classifier", "--data", data, "--out", out, "--format", "deepfashion-attr"}},
 		{"missing data folder", []string{"train", "classifier", "--data", filepath.Join(out, "nope"), "--out", out}},
 		{"nothing to resume", []string{"train", "classifier", "--data", data, "--out", out, "--resume", "--steps", "1", "--batch", "2"}},
+		{"head without init", []string{"train", "fashionnet", "--data", data, "--out", out, "--format", "deepfashion-attr", "--attr-head-only", "--attr-hidden", "8"}},
 		{"eval without bundle", []string{"eval", "classifier", "--model", out, "--data", data}},
 		{"eval detector without format", []string{"eval", "detector", "--model", out, "--data", data}},
 		{"eval bad split", []string{"eval", "classifier", "--model", out, "--data", data, "--split", "dev"}},

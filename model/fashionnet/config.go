@@ -78,6 +78,13 @@ type Config struct {
 	// probability over its base rate, P(shown | photo) / Rate. Ranking a photo's attributes by
 	// that maximises, in expectation, recall averaged over attributes.
 	AttributeCalibration []Calibration `json:"attribute_calibration,omitempty"`
+	// AttributeHidden, when positive, makes the attribute head a hidden layer of that width on
+	// the fused features and the backbone's texture statistics (each channel's mean and standard
+	// deviation at every stage: prints and weaves show in the early feature maps, which the
+	// global branch sees only through the last one), its input batch-normalised. 0 is the
+	// paper's single linear layer on the fused features. TrainAttributeHead fits such a head to
+	// a trained network.
+	AttributeHidden int `json:"attribute_hidden,omitempty"`
 }
 
 // LossWeights weighs the terms of the training loss.
@@ -146,6 +153,7 @@ func (c Config) Validate() error {
 	check(!slices.ContainsFunc(c.AttributeCalibration, func(k Calibration) bool {
 		return !(k.Rate > 0 && k.Rate < 1) || math.IsNaN(k.Slope) || math.IsInf(k.Slope, 0) || math.IsNaN(k.Intercept) || math.IsInf(k.Intercept, 0)
 	}), "attribute calibrations must have finite slopes and intercepts and rates in (0, 1)")
+	check(c.AttributeHidden >= 0, "attribute head width %d: want >= 0", c.AttributeHidden)
 	check(c.ViewsPerItem >= 2, "views per item %d: want >= 2 (the triplet loss needs positives)", c.ViewsPerItem)
 	if len(errs) > 0 {
 		return fmt.Errorf("fashionnet config: %w", errors.Join(errs...))

@@ -353,6 +353,22 @@ func predictExamples(p *Predictor, ex *Examples) ([]Prediction, []*crop, error) 
 	const nl = fashion.NumLandmarks
 	preds := make([]Prediction, 0, ex.Len())
 	crops := make([]*crop, 0, ex.Len())
+	err := forEachBatch(ex, func(_ int, cs []*crop, pixels []float32) error {
+		out, err := p.run(pixels, make([]float32, len(cs)*nl*2), make([]float32, len(cs)*nl), len(cs))
+		if err != nil {
+			return err
+		}
+		preds = append(preds, out...)
+		crops = append(crops, cs...)
+		return nil
+	})
+	return preds, crops, err
+}
+
+// forEachBatch loads the examples in order, MaxBatch at a time and without augmentation, and
+// calls fn with the index of each batch's first example, its crops and their pixels (NHWC,
+// normalised), moved out of the crops.
+func forEachBatch(ex *Examples, fn func(first int, cs []*crop, pixels []float32) error) error {
 	idx := make([]int, 0, MaxBatch)
 	for start := 0; start < ex.Len(); start += MaxBatch {
 		idx = idx[:0]
@@ -361,21 +377,18 @@ func predictExamples(p *Predictor, ex *Examples) ([]Prediction, []*crop, error) 
 		}
 		cs, err := ex.loadAll(idx, nil)
 		if err != nil {
-			return nil, nil, err
+			return err
 		}
 		var pixels []float32
 		for _, c := range cs {
 			pixels = append(pixels, c.pixels...)
-			c.pixels = nil // only the geometry is kept
+			c.pixels = nil
 		}
-		out, err := p.run(pixels, make([]float32, len(cs)*nl*2), make([]float32, len(cs)*nl), len(cs))
-		if err != nil {
-			return nil, nil, fmt.Errorf("garments %d-%d: %w", start, start+len(cs)-1, err)
+		if err := fn(start, cs, pixels); err != nil {
+			return fmt.Errorf("garments %d-%d: %w", start, start+len(cs)-1, err)
 		}
-		preds = append(preds, out...)
-		crops = append(crops, cs...)
 	}
-	return preds, crops, nil
+	return nil
 }
 
 func logf(w io.Writer, format string, args ...any) {

@@ -28,6 +28,8 @@ type Outputs struct {
 	VisibilityLogits *Node
 	// Embedding [B, EmbeddingDim], L2-normalised.
 	Embedding *Node
+	// AttributeFeatures [B, D] are the attribute head's input (see Config.AttributeHidden).
+	AttributeFeatures *Node
 }
 
 // Build builds FashionNet on images [B, S, S, 3] (normalised crops, S = cfg.Backbone.InputSize).
@@ -37,6 +39,13 @@ type Outputs struct {
 // Variables live under scope.In("fashionnet"). numAttributes must be at least 1.
 func Build(scope *mlmodel.Scope, cfg Config, numCategories, numAttributes int, images, givenPoints, givenMask *Node) Outputs {
 	scope = scope.In("fashionnet")
+	out := trunk(scope, cfg, numCategories, images, givenPoints, givenMask)
+	out.AttributeLogits = attributeHead(scope, cfg, out.AttributeFeatures, numAttributes)
+	return out
+}
+
+// trunk builds every output of the network but the attribute logits, in the network's scope.
+func trunk(scope *mlmodel.Scope, cfg Config, numCategories int, images, givenPoints, givenMask *Node) Outputs {
 	batch := images.Shape().Dim(0)
 	feats := nn.Backbone(scope, cfg.Backbone, images)
 	var out Outputs
@@ -69,8 +78,39 @@ func Build(scope *mlmodel.Scope, cfg Config, numCategories, numAttributes int, i
 	fused = activation.Relu(layers.Dense(scope.In("fused"), fused, true, cfg.FusedDim))
 
 	out.CategoryLogits = layers.Dense(scope.In("category"), fused, true, numCategories)
-	out.AttributeLogits = layers.Dense(scope.In("attributes"), fused, true, numAttributes)
+	out.AttributeFeatures = fused
+	if cfg.AttributeHidden > 0 {
+		out.AttributeFeatures = Concatenate(append([]*Node{fused}, textureStats(feats)...), -1)
+	}
 	emb := layers.Dense(scope.In("embedding"), fused, true, cfg.EmbeddingDim)
 	out.Embedding = Div(emb, Sqrt(MaxScalar(ReduceAndKeep(Square(emb), ReduceSum, -1), 1e-12)))
+	return out
+}
+
+// attributeHead maps the attribute features [B, D] (Outputs.AttributeFeatures) to one logit per
+// attribute, in the network's scope: "attributes" holds the linear head's variables and
+// attributeHeadScope those of the head with a hidden layer.
+func attributeHead(scope *mlmodel.Scope, cfg Config, x *Node, numAttributes int) *Node {
+	if cfg.AttributeHidden == 0 {
+		return layers.Dense(scope.In("attributes"), x, true, numAttributes)
+	}
+	scope = scope.In(attributeHeadScope)
+	x = nn.BatchNorm(scope.In("input"), x)
+	x = activation.Relu(layers.Dense(scope.In("hidden"), x, true, cfg.AttributeHidden))
+	return layers.Dense(scope.In("output"), x, true, numAttributes)
+}
+
+// attributeHeadScope holds the variables of the attribute head with a hidden layer.
+const attributeHeadScope = "attribute_head"
+
+// textureStats are the mean and standard deviation of every channel of each feature map [B, H,
+// W, C]: the first and second moments by which texture is recognised (and style transferred).
+func textureStats(feats []*Node) []*Node {
+	var out []*Node
+	for _, f := range feats {
+		mean := ReduceMean(f, 1, 2)
+		variance := ReduceMean(Square(Sub(f, InsertAxes(mean, 1, 1))), 1, 2)
+		out = append(out, mean, Sqrt(AddScalar(variance, 1e-6)))
+	}
 	return out
 }
