@@ -89,8 +89,9 @@ func TrainAttributeHead(ctx context.Context, backend compute.Backend, sets []*da
 	if data.Len() == 0 {
 		return nil, errors.New("fashionnet: no garment of the train split has attribute labels")
 	}
+	extraction := time.Since(start)
 	logf(opts.Log, "fashionnet: %d garments with attribute labels, %d features each, in %s",
-		data.Len(), data.dim, time.Since(start).Round(time.Second))
+		data.Len(), data.dim, extraction.Round(time.Second))
 
 	tc := opts.Train
 	tc.Init, tc.InitFrom = nil, opts.Init
@@ -130,8 +131,9 @@ func TrainAttributeHead(ctx context.Context, backend compute.Backend, sets []*da
 	for i, d := range sets {
 		formats[i] = d.Format
 	}
-	net := model.RGBNetwork(model.TaskFashionNet, cfg.Backbone.InputSize, Norm,
-		trained.Training(opts.Dataset, strings.Join(formats, ","), headAugmentation, opts.Backend))
+	run := trained.Training(opts.Dataset, strings.Join(formats, ","), headAugmentation, opts.Backend)
+	run.Seconds += extraction.Seconds() // computing the features is part of the run
+	net := model.RGBNetwork(model.TaskFashionNet, cfg.Backbone.InputSize, Norm, run)
 	b, err := model.LoadOrNew(opts.Out, src.Vocabulary)
 	if err != nil {
 		return nil, err
