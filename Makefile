@@ -95,9 +95,11 @@ FN_DATA          = $(1)/attr,$(1)/inshop,$(1)/c2s
 # identity losses (the item classification next to the triplet loss: the embedding collapses
 # without it), then 2200 steps with fresh attribute photos of seeds SYNTH_FRESH_SEEDS added,
 # 1800 more with those of SYNTH_FRESH2_SEEDS, 1800 more with those of SYNTH_FRESH3_SEEDS, 2000
-# more with those of SYNTH_FRESH4_SEEDS and 2000 more with those of SYNTH_FRESH5_SEEDS; the
-# detector first at 192 px, then twice at 256 px. On two CPU cores FashionNet's stages take about
-# 2.3 s a step (8 h 47 min in all).
+# more with those of SYNTH_FRESH4_SEEDS and 2000 more with those of SYNTH_FRESH5_SEEDS, after
+# which its attribute head is replaced by one with a hidden layer on the backbone's texture
+# statistics too, fitted to the frozen network's features of the train photos of every attribute
+# set (FN_HEAD); the detector first at 192 px, then twice at 256 px. On two CPU cores
+# FashionNet's stages take about 2.3 s a step (8 h 47 min in all), its attribute head 52 min (47 of them computing the features).
 DEFAULT_BASE  := out/default-base
 DEFAULT_TUNE  := out/default-tune
 DEFAULT_TUNE2 := out/default-tune2
@@ -105,6 +107,7 @@ DEFAULT_TUNE3 := out/default-tune3
 DEFAULT_TUNE4 := out/default-tune4
 DEFAULT_TUNE5 := out/default-tune5
 DEFAULT_TUNE6 := out/default-tune6
+DEFAULT_TUNE7 := out/default-tune7
 FN_ATTR_DATA   = $(SYNTH_TRAIN)/attr,$(SYNTH_EXTRA)/attr,$(SYNTH_MORE)/attr
 FN_FLAGS     := --backbone resnet --backbone-widths 32,64,128,256 --batch 64 --input-size 128 \
 	--attr-loss weighted-bce --attr-weight 2 --attr-adjust 0.5
@@ -116,6 +119,8 @@ FN_TUNE4     := --identity-weight 1 --steps 1800 --lr 5e-4 --warmup 100 --seed 5
 FN_TUNE5     := --identity-weight 1 --steps 1800 --lr 5e-4 --warmup 100 --seed 6
 FN_TUNE6     := --identity-weight 1 --steps 2000 --lr 5e-4 --warmup 100 --seed 7
 FN_TUNE7     := --identity-weight 1 --steps 2000 --lr 5e-4 --warmup 100 --seed 8
+FN_HEAD      := --attr-head-only --attr-hidden 512 --batch 512 --epochs 20 --lr 2e-3 --warmup 100 \
+	--weight-decay 1 --seed 9
 DET_FLAGS    := --batch 16 --det-classes types
 DET_BASE     := --epochs 16 --det-input-size 192
 DET_TUNE     := --epochs 15 --det-input-size 256 --lr 1e-3 --warmup 300
@@ -185,7 +190,9 @@ models-default: build $(SYNTH_TRAIN) $(SYNTH_TEST) $(SYNTH_EXTRA)/scenes $(SYNTH
 	$(call fn_stage,$(call fresh_upto,2),$(DEFAULT_TUNE3),$(DEFAULT_TUNE4),$(FN_TUNE4))
 	$(call fn_stage,$(call fresh_upto,3),$(DEFAULT_TUNE4),$(DEFAULT_TUNE5),$(FN_TUNE5))
 	$(call fn_stage,$(call fresh_upto,4),$(DEFAULT_TUNE5),$(DEFAULT_TUNE6),$(FN_TUNE6))
-	$(call fn_stage,$(call fresh_upto,5),$(DEFAULT_TUNE6),$(DEFAULT_TRAIN),$(FN_TUNE7))
+	$(call fn_stage,$(call fresh_upto,5),$(DEFAULT_TUNE6),$(DEFAULT_TUNE7),$(FN_TUNE7))
+	./$(BIN) train fashionnet --data $(FN_CAL_DATA) --format $(FN_CAL_FORMATS) --init $(DEFAULT_TUNE7) \
+		--out $(DEFAULT_TRAIN) $(FN_HEAD) $(RESUME)
 	./$(BIN) calibrate --model $(DEFAULT_TRAIN) --data $(FN_CAL_DATA) --format $(FN_CAL_FORMATS)
 	./$(BIN) train detector --data $(SYNTH_EXTRA)/scenes --format deepfashion2 \
 		--out $(DEFAULT_BASE) --seed $(SYNTH_SEED) $(DET_FLAGS) $(DET_BASE) $(RESUME)
@@ -197,8 +204,10 @@ models-default: build $(SYNTH_TRAIN) $(SYNTH_TEST) $(SYNTH_EXTRA)/scenes $(SYNTH
 		--out $(DEFAULT_TRAIN) --seed $(SYNTH_SEED) $(AL_FLAGS) $(RESUME)
 	rm -rf $(DEFAULT_MODEL) && mkdir -p $(DEFAULT_MODEL)
 	cp -r $(DEFAULT_TRAIN)/bundle.json $(DEFAULT_TRAIN)/fashionnet $(DEFAULT_TRAIN)/detector $(DEFAULT_TRAIN)/aligner $(DEFAULT_MODEL)/
-	for t in fashionnet detector aligner; do mkdir -p $(DEFAULT_MODEL)/training/$$t && \
+	for t in attribute-head detector aligner; do mkdir -p $(DEFAULT_MODEL)/training/$$t && \
 		cp $(DEFAULT_TRAIN)/training/$$t/curves.* $(DEFAULT_MODEL)/training/$$t/; done
+	mkdir -p $(DEFAULT_MODEL)/training/fashionnet && \
+		cp $(DEFAULT_TUNE7)/training/fashionnet/curves.* $(DEFAULT_MODEL)/training/fashionnet/
 	$(MAKE) build
 
 models-fashion-mnist: deps build
