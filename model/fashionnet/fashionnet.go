@@ -140,15 +140,8 @@ func Train(ctx context.Context, backend compute.Backend, sets []*dataset.Dataset
 	run := trained.Result
 	logf(opts.Log, "fashionnet: trained %d steps in %s", run.Step, run.Elapsed.Round(time.Second))
 
-	pred, err := newPredictor(backend, trained.Store, cfg, numCats, numAttrs)
+	metrics, err := evaluateHeldOut(backend, trained.Store, cfg, numCats, numAttrs, sets, opts.Log)
 	if err != nil {
-		return nil, err
-	}
-	defer pred.Close()
-	metrics, err := evaluate(pred, sets, dataset.Test, opts.Log)
-	if errors.Is(err, errNoGarments) {
-		logf(opts.Log, "fashionnet: no held-out garments to measure")
-	} else if err != nil {
 		return nil, err
 	}
 
@@ -156,17 +149,39 @@ func Train(ctx context.Context, backend compute.Backend, sets []*dataset.Dataset
 	if opts.NoAugment {
 		aug = "crop around the box with margin"
 	}
-	formats := make([]string, len(sets))
-	for i, d := range sets {
-		formats[i] = d.Format
-	}
 	net := model.RGBNetwork(model.TaskFashionNet, cfg.Backbone.InputSize, Norm,
-		trained.Training(opts.Dataset, strings.Join(formats, ","), aug, opts.Backend))
+		trained.Training(opts.Dataset, formatsOf(sets), aug, opts.Backend))
 	b.Vocabulary = vocab
 	if err := b.SaveTrained(opts.Out, net, cfg, metrics, trained.Store, Scope); err != nil {
 		return nil, err
 	}
 	return &Report{Run: run, Metrics: metrics}, nil
+}
+
+// evaluateHeldOut measures the network of store on the held-out splits of the datasets; data
+// without any gives no metrics and no error.
+func evaluateHeldOut(backend compute.Backend, store *mlmodel.Store, cfg Config, numCats, numAttrs int,
+	sets []*dataset.Dataset, log io.Writer) (*eval.FashionNetResult, error) {
+	pred, err := newPredictor(backend, store, cfg, numCats, numAttrs)
+	if err != nil {
+		return nil, err
+	}
+	defer pred.Close()
+	metrics, err := evaluate(pred, sets, dataset.Test, log)
+	if errors.Is(err, errNoGarments) {
+		logf(log, "fashionnet: no held-out garments to measure")
+		return nil, nil
+	}
+	return metrics, err
+}
+
+// formatsOf lists the datasets' formats, for a training record.
+func formatsOf(sets []*dataset.Dataset) string {
+	formats := make([]string, len(sets))
+	for i, d := range sets {
+		formats[i] = d.Format
+	}
+	return strings.Join(formats, ",")
 }
 
 // compatible checks that a classifier already in the bundle shares the new vocabulary's

@@ -115,23 +115,12 @@ func TrainAttributeHead(ctx context.Context, backend compute.Backend, sets []*da
 	for a, r := range losses.AttributePriors(data.labelRows(), numAttrs) {
 		cfg.AttributeCalibration[a] = Calibration{Slope: 1, Rate: float64(r)}
 	}
-	pred, err := newPredictor(backend, store, cfg, numCats, numAttrs)
+	metrics, err := evaluateHeldOut(backend, store, cfg, numCats, numAttrs, sets, opts.Log)
 	if err != nil {
 		return nil, err
 	}
-	defer pred.Close()
-	metrics, err := evaluate(pred, sets, dataset.Test, opts.Log)
-	if errors.Is(err, errNoGarments) {
-		logf(opts.Log, "fashionnet: no held-out garments to measure")
-	} else if err != nil {
-		return nil, err
-	}
 
-	formats := make([]string, len(sets))
-	for i, d := range sets {
-		formats[i] = d.Format
-	}
-	run := trained.Training(opts.Dataset, strings.Join(formats, ","), headAugmentation, opts.Backend)
+	run := trained.Training(opts.Dataset, formatsOf(sets), headAugmentation, opts.Backend)
 	run.Seconds += extraction.Seconds() // computing the features is part of the run
 	net := model.RGBNetwork(model.TaskFashionNet, cfg.Backbone.InputSize, Norm, run)
 	b, err := model.LoadOrNew(opts.Out, src.Vocabulary)
