@@ -112,7 +112,7 @@ func TrainAttributeHead(ctx context.Context, backend compute.Backend, sets []*da
 		return nil, err
 	}
 	cfg.AttributeCalibration = make([]Calibration, numAttrs)
-	for a, r := range losses.AttributePriors(data.labelRows(), numAttrs) {
+	for a, r := range losses.AttributePriors(data.labels, numAttrs) {
 		cfg.AttributeCalibration[a] = Calibration{Slope: 1, Rate: float64(r)}
 	}
 	metrics, err := evaluateHeldOut(backend, store, cfg, numCats, numAttrs, sets, opts.Log)
@@ -154,12 +154,12 @@ func addHead(store, head *mlmodel.Store) error {
 // attribute head (a train.Source).
 type headData struct {
 	x          []float32 // one row of dim features per garment
-	y          []float32 // one row of attrs labels per garment: +1, -1, 0 unknown
+	labels     [][]int8  // the garments' attribute labels: +1, -1, 0 unknown
 	dim, attrs int
 }
 
 // Len implements train.Source.
-func (d *headData) Len() int { return len(d.y) / d.attrs }
+func (d *headData) Len() int { return len(d.labels) }
 
 // Batch implements train.Source: the features [B, dim] and the labels [B, attrs].
 func (d *headData) Batch(idx []int, _ *rand.Rand) (inputs, labels []*tensors.Tensor, err error) {
@@ -167,22 +167,12 @@ func (d *headData) Batch(idx []int, _ *rand.Rand) (inputs, labels []*tensors.Ten
 	y := make([]float32, 0, len(idx)*d.attrs)
 	for _, i := range idx {
 		x = append(x, d.x[i*d.dim:(i+1)*d.dim]...)
-		y = append(y, d.y[i*d.attrs:(i+1)*d.attrs]...)
+		for _, l := range d.labels[i] {
+			y = append(y, float32(l))
+		}
 	}
 	return []*tensors.Tensor{tensors.FromFlatDataAndDimensions(x, len(idx), d.dim)},
 		[]*tensors.Tensor{tensors.FromFlatDataAndDimensions(y, len(idx), d.attrs)}, nil
-}
-
-// labelRows returns the labels one row per garment, as losses.AttributePriors takes them.
-func (d *headData) labelRows() [][]int8 {
-	rows := make([][]int8, d.Len())
-	for i := range rows {
-		rows[i] = make([]int8, d.attrs)
-		for a, v := range d.y[i*d.attrs : (i+1)*d.attrs] {
-			rows[i][a] = int8(v)
-		}
-	}
-	return rows
 }
 
 // headFeatures runs the network of store (cfg, without its attribute head) over the examples
@@ -220,9 +210,7 @@ func headFeatures(backend compute.Backend, store *mlmodel.Store, cfg Config, num
 				continue
 			}
 			d.x = append(d.x, v[k*d.dim:(k+1)*d.dim]...)
-			for _, l := range labels {
-				d.y = append(d.y, float32(l))
-			}
+			d.labels = append(d.labels, labels)
 		}
 		if done += len(cs); progress != nil {
 			progress(done, ex.Len())
