@@ -99,7 +99,7 @@ FN_DATA          = $(1)/attr,$(1)/inshop,$(1)/c2s
 # which its attribute head is replaced by one with a hidden layer on the backbone's texture
 # statistics too, fitted to the frozen network's features of the train photos of every attribute
 # set (FN_HEAD); the detector first at 192 px, then twice at 256 px. On two CPU cores
-# FashionNet's stages take about 2.3 s a step (8 h 47 min in all), its attribute head 52 min (47 of them computing the features).
+# FashionNet's stages take about 2.3 s a step (8 h 47 min in all), its attribute head 1 h 7 min (59 of them computing the features).
 DEFAULT_BASE  := out/default-base
 DEFAULT_TUNE  := out/default-tune
 DEFAULT_TUNE2 := out/default-tune2
@@ -161,10 +161,13 @@ fn_fresh          = --data $(FN_ALL_DATA),$(call attr_list,$(1)) --format $(FN_A
 # fn_stage trains a FashionNet stage on the fresh attribute sets $(1) from the run $(2) into $(3),
 # with the stage's flags $(4).
 fn_stage          = ./$(BIN) train fashionnet $(call fn_fresh,$(1)) --init $(2) --out $(3) $(FN_FLAGS) $(4) $(RESUME)
-# Its attribute scores are then calibrated on the validation photos of all of its attribute
-# sets, which no stage trains on.
-FN_CAL_DATA       = $(FN_ATTR_DATA),$(call attr_list,$(SYNTH_FRESH_ALL))
-FN_CAL_FORMATS    = deepfashion-attr,deepfashion-attr,deepfashion-attr,$(call attr_formats,$(SYNTH_FRESH_ALL))
+# The attribute head learns from the train photos of all of those sets and of the attribute sets
+# of SYNTH_HEAD_SEEDS, which only the head sees; its scores are then calibrated on the
+# validation photos of all of them, which nothing trains on.
+SYNTH_HEAD_SEEDS ?= 15 16 17 18
+SYNTH_HEAD_ALL   := $(call attr_sets,$(SYNTH_HEAD_SEEDS))
+FN_CAL_DATA       = $(FN_ATTR_DATA),$(call attr_list,$(SYNTH_FRESH_ALL) $(SYNTH_HEAD_ALL))
+FN_CAL_FORMATS    = deepfashion-attr,deepfashion-attr,deepfashion-attr,$(call attr_formats,$(SYNTH_FRESH_ALL) $(SYNTH_HEAD_ALL))
 EXTRA_IMAGES_scenes := 6000
 EXTRA_IMAGES_fld    := 10000
 EXTRA_IMAGES_attr   := 24000
@@ -174,12 +177,13 @@ models: models-default models-fashion-mnist model-card
 $(SYNTH_TRAIN) $(SYNTH_TEST): build
 	@[ -d $@/scenes ] || ./$(BIN) synth --out $@ --seed $(lastword $(subst -, ,$@)) --images 20000
 
-$(SYNTH_EXTRA)/scenes $(SYNTH_EXTRA)/fld $(SYNTH_EXTRA)/attr $(SYNTH_MORE)/attr $(SYNTH_FRESH_ALL): build
+$(SYNTH_EXTRA)/scenes $(SYNTH_EXTRA)/fld $(SYNTH_EXTRA)/attr $(SYNTH_MORE)/attr $(SYNTH_FRESH_ALL) \
+		$(SYNTH_HEAD_ALL): build
 	@[ -d $@ ] || ./$(BIN) synth --out $(@D) --seed $(lastword $(subst -, ,$(@D))) --only $(@F) \
 		--images $(EXTRA_IMAGES_$(@F))
 
 models-default: build $(SYNTH_TRAIN) $(SYNTH_TEST) $(SYNTH_EXTRA)/scenes $(SYNTH_EXTRA)/fld $(SYNTH_EXTRA)/attr \
-		$(SYNTH_MORE)/attr $(SYNTH_FRESH_ALL)
+		$(SYNTH_MORE)/attr $(SYNTH_FRESH_ALL) $(SYNTH_HEAD_ALL)
 	./$(BIN) train fashionnet --data $(FN_ATTR_DATA) --format deepfashion-attr,deepfashion-attr,deepfashion-attr \
 		--out $(DEFAULT_BASE) $(FN_FLAGS) $(FN_BASE) $(RESUME)
 	./$(BIN) train fashionnet --data $(FN_ATTR_DATA) --format deepfashion-attr,deepfashion-attr,deepfashion-attr \
