@@ -194,10 +194,8 @@ func headFeatures(backend compute.Backend, store *mlmodel.Store, cfg Config, num
 	done := 0
 	err = forEachBatch(ex, func(first int, cs []*crop, pixels []float32) error {
 		// Every call has MaxBatch crops, so that one graph is compiled.
-		pixels = append(pixels, make([]float32, (MaxBatch-len(cs))*s*s*3)...)
-		outs, err := exec.Call(tensors.FromFlatDataAndDimensions(pixels, MaxBatch, s, s, 3),
-			tensors.FromFlatDataAndDimensions(make([]float32, MaxBatch*nl*2), MaxBatch, nl, 2),
-			tensors.FromFlatDataAndDimensions(make([]float32, MaxBatch*nl), MaxBatch, nl))
+		n := len(cs)
+		outs, err := exec.Call(networkInputs(s, n, MaxBatch, pixels, make([]float32, n*nl*2), make([]float32, n*nl))...)
 		if err != nil {
 			return fmt.Errorf("fashionnet: %w", err)
 		}

@@ -192,6 +192,16 @@ func (p *Predictor) predictBatch(crops []Crop) ([]Prediction, error) {
 	return p.run(pixels, points, mask, len(crops))
 }
 
+// networkInputs are the network's inputs for n crops of s px (pixels NHWC, given landmark points
+// and their mask), zero-padded to a batch of padded so that few graphs are compiled.
+func networkInputs(s, n, padded int, pixels, points, mask []float32) []any {
+	const nl = fashion.NumLandmarks
+	grow := func(v []float32, per int) []float32 { return append(v, make([]float32, (padded-n)*per)...) }
+	return []any{tensors.FromFlatDataAndDimensions(grow(pixels, s*s*3), padded, s, s, 3),
+		tensors.FromFlatDataAndDimensions(grow(points, nl*2), padded, nl, 2),
+		tensors.FromFlatDataAndDimensions(grow(mask, nl), padded, nl)}
+}
+
 // run predicts n normalised crops (NHWC pixels) with their pooling points and mask (see Build).
 // The batch is padded with zeros to a power of two; at inference BatchNorm treats each crop on
 // its own, so padding does not change the results.
@@ -202,10 +212,7 @@ func (p *Predictor) run(pixels, points, mask []float32, n int) ([]Prediction, er
 	for padded < n {
 		padded *= 2
 	}
-	grow := func(v []float32, per int) []float32 { return append(v, make([]float32, (padded-n)*per)...) }
-	outs, err := p.exec.Call(tensors.FromFlatDataAndDimensions(grow(pixels, s*s*3), padded, s, s, 3),
-		tensors.FromFlatDataAndDimensions(grow(points, nl*2), padded, nl, 2),
-		tensors.FromFlatDataAndDimensions(grow(mask, nl), padded, nl))
+	outs, err := p.exec.Call(networkInputs(s, n, padded, pixels, points, mask)...)
 	if err != nil {
 		return nil, fmt.Errorf("fashionnet: %w", err)
 	}
